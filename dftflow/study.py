@@ -1,0 +1,247 @@
+"""StudySpec: the typed, strict form of a study file in workflows/*.yaml.
+
+Every key is declared here; an unknown key, a wrong type or a non-integer charge is an InputError
+naming the file and the key path. workflows/README.md documents each key. The loader reads YAML with
+yaml.safe_load only (no Python object tags), and paths inside the file are relative to the file.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+    field_validator,
+)
+
+from dftflow.defects import Hydrogen, Vacancy
+from dftflow.errors import InputError
+from dftflow.vasp.kpoints import STYLES, TRIM_POINTS
+
+SiteLabel = Literal["s_x", "s_y", "s_z"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LatticeSpec(_Strict):
+    a: float = Field(gt=0)
+    b: float = Field(gt=0)
+    c: float = Field(gt=0)
+    alpha: float = 90.0
+    beta: float = 90.0
+    gamma: float = 90.0
+
+
+class HostSpec(_Strict):
+    structure: str
+    lattice: LatticeSpec | None = None
+
+
+class PotcarSpec(_Strict):
+    functional: str = "PBE_54"
+    symbols: dict[str, str] = Field(default_factory=lambda: {"W": "W_sv", "O": "O", "H": "H"})
+
+
+class FunctionalSpec(_Strict):
+    relax: str = "pbesol"
+    hybrid: str = "hse06-28"
+    aexx: float | None = Field(default=None, ge=0, le=1)
+    hfscreen: float | None = Field(default=None, ge=0)
+    base_gga: Literal["PE", "PS"] | None = None
+
+
+class KpointSpec(_Strict):
+    style: str = "Monkhorst-Pack"
+    bulk: tuple[StrictInt, StrictInt, StrictInt] = (4, 4, 4)
+    supercell: tuple[StrictInt, StrictInt, StrictInt] = (4, 4, 2)
+
+    @field_validator("style")
+    @classmethod
+    def _style(cls, v):
+        if v not in STYLES:
+            raise ValueError(f"must be one of {', '.join(STYLES)}")
+        return v
+
+    @field_validator("bulk", "supercell")
+    @classmethod
+    def _positive(cls, v):
+        if any(n < 1 for n in v):
+            raise ValueError("k-point divisions must be positive")
+        return v
+
+
+class BandPathSpec(_Strict):
+    path: list[list[str]] = Field(default_factory=lambda: [["Z", "\\Gamma", "X", "S", "Y", "T", "R", "U"]])
+    line_density: float = Field(default=20.0, gt=0)
+
+    @field_validator("path")
+    @classmethod
+    def _labels(cls, v):
+        for branch in v:
+            if len(branch) < 2:
+                raise ValueError("each branch needs at least two labels")
+            for label in branch:
+                if label not in TRIM_POINTS:
+                    raise ValueError(f"unknown label {label!r}; use {', '.join(TRIM_POINTS)}")
+        return v
+
+
+class VacancyDefect(_Strict):
+    type: Literal["vacancy"]
+    site: SiteLabel
+    count: StrictInt = Field(default=1, ge=1)
+    orbit: StrictInt | None = Field(default=None, ge=1)
+    spacing: Literal["neighbour", "cell"] = "cell"
+    charge: StrictInt = 2
+
+    def recipe(self) -> Vacancy:
+        return Vacancy(site=self.site, count=self.count, orbit=self.orbit, spacing=self.spacing, charge=self.charge)
+
+
+class HydrogenDefect(_Strict):
+    type: Literal["hydrogen"]
+    count: StrictInt | None = Field(default=None, ge=0)
+    x: str | float | None = None
+    placement: Literal["bonded", "cavity"] = "bonded"
+    oxygen_site: Literal["auto", "s_x", "s_y", "s_z"] = "auto"
+    cavity: Literal["large", "small", "any"] = "large"
+    charge: StrictInt = 0
+
+    @field_validator("x")
+    @classmethod
+    def _fraction(cls, v):
+        if v is None:
+            return v
+        try:
+            value = Fraction(str(v)).limit_denominator(10_000)
+        except (ValueError, ZeroDivisionError):
+            raise ValueError(f"x must be a number or a fraction like 1/64, got {v!r}") from None
+        if value < 0:
+            raise ValueError("x must not be negative")
+        return str(value)
+
+    def recipe(self) -> Hydrogen:
+        if (self.count is None) == (self.x is None):
+            raise InputError("hydrogen needs exactly one of count or x")
+        x = Fraction(self.x) if self.x is not None else None
+        return Hydrogen(
+            count=self.count,
+            x=x,
+            placement=self.placement,
+            oxygen_site=self.oxygen_site,
+            cavity=self.cavity,
+            charge=self.charge,
+        )
+
+
+DefectEntry = Annotated[VacancyDefect | HydrogenDefect, Field(discriminator="type")]
+
+
+class SystemSpec(_Strict):
+    name: str | None = None  # default: composition + defect + charge, e.g. "WO2.938 V_O(s_z) q=+2"
+    defects: list[DefectEntry] = Field(default_factory=list)
+    charge: StrictInt | None = None  # total charge; default: sum of the defects' charges
+    band_structure: StrictBool = False
+
+    def recipes(self) -> list:
+        return [d.recipe() for d in self.defects]
+
+
+class StudySpec(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    title: str = ""
+    reference: str = ""
+    notes: str = ""
+    host: HostSpec
+    supercell: tuple[StrictInt, StrictInt, StrictInt]
+    potcars: PotcarSpec = Field(default_factory=PotcarSpec)
+    functional: FunctionalSpec = Field(default_factory=FunctionalSpec)
+    encut: float = Field(default=520.0, gt=0)
+    kpoints: KpointSpec = Field(default_factory=KpointSpec)
+    band_path: BandPathSpec = Field(default_factory=BandPathSpec)
+    incar: dict[Literal["bulk-relax", "relax", "hybrid"], dict[str, object]] = Field(default_factory=dict)
+    systems: list[SystemSpec] = Field(min_length=1)
+    _source: str | None = PrivateAttr(default=None)
+
+    @field_validator("supercell")
+    @classmethod
+    def _supercell(cls, v):
+        if any(n < 1 for n in v):
+            raise ValueError("supercell multipliers must be positive")
+        return v
+
+    @field_validator("incar")
+    @classmethod
+    def _incar_keys(cls, v):
+        for step, tags in v.items():
+            for tag in tags:
+                if not tag.isupper() or not tag.replace("_", "").isalnum():
+                    raise ValueError(f"{step}: {tag!r} is not a VASP INCAR tag (tags are upper case)")
+        return v
+
+    @property
+    def base_dir(self) -> Path:
+        return Path(self._source).parent if self._source else Path.cwd()
+
+    @property
+    def source(self) -> str | None:
+        """The study file this spec was read from (None when built in code)."""
+        return self._source
+
+    def structure_path(self) -> Path:
+        path = Path(self.host.structure)
+        return path if path.is_absolute() else self.base_dir / path
+
+    def systems_with_pristine(self) -> list[SystemSpec]:
+        """The systems, with the pristine supercell first (added when the file has none: every
+        study needs it as the reference for defect levels and formation energies)."""
+        pristine = [s for s in self.systems if not s.defects]
+        if len(pristine) > 1:
+            raise InputError(f"study {self.name}: more than one pristine system (no defects)")
+        if pristine:
+            return pristine + [s for s in self.systems if s.defects]
+        return [SystemSpec()] + list(self.systems)
+
+
+def load_study(path: str | Path) -> StudySpec:
+    """Read and validate a study file; every problem is one InputError naming file and key."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"study file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise InputError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: a study file is a mapping of keys (name, host, supercell, systems, ...)")
+    return study_from_dict(data, source=str(path))
+
+
+def study_from_dict(data: dict, source: str = "<study>") -> StudySpec:
+    try:
+        spec = StudySpec.model_validate(data)
+    except ValidationError as exc:
+        raise InputError(f"{source}: " + "; ".join(_describe(err) for err in exc.errors())) from None
+    spec._source = source
+    return spec
+
+
+def _describe(err: dict) -> str:
+    where = ".".join(str(p) for p in err["loc"] if not str(p).startswith(("function-", "tagged-union")))
+    where = where.replace(".vacancy.", ".").replace(".hydrogen.", ".")
+    if err["type"] == "extra_forbidden":
+        return f"unknown key '{where}'"
+    if err["type"] == "missing":
+        return f"missing key '{where}'"
+    return f"{where}: {err['msg']} (got {err.get('input')!r})"
