@@ -85,13 +85,36 @@ class Study:
     "auto" (real when PMG_VASP_PSP_DIR is set).
     """
 
-    def __init__(self, spec: StudySpec, potcars: str = "auto"):
+    def __init__(self, spec: StudySpec, potcars: str = "auto", host: Structure | None = None):
         if potcars not in ("auto", "real", "spec"):
             raise InputError(f"potcars must be auto, real or spec, got {potcars!r}")
         self.spec = spec
         self.real_potcars = potcars == "real" or (potcars == "auto" and potcars_available())
         self.science = science_from_spec(spec, self.real_potcars)
-        self.host = load_host(spec.structure_path(), spec.host.lattice.model_dump() if spec.host.lattice else None)
+        if host is None:
+            lattice = spec.host.lattice.model_dump() if spec.host.lattice else None
+            host = load_host(spec.structure_path(), lattice)
+        self.host = host
+
+    def to_dict(self) -> dict:
+        """Self-contained form for a workflow: the validated spec and the host structure itself (the
+        cluster running the workflow need not have the study's files)."""
+        return {"spec": self.spec.model_dump(mode="json"), "host": self.host.as_dict()}
+
+    @classmethod
+    def from_dict(cls, data: dict, potcars: str = "auto") -> Study:
+        from dftflow.study import study_from_dict
+
+        spec = study_from_dict(data["spec"], source=None)
+        return cls(spec, potcars=potcars, host=Structure.from_dict(data["host"]))
+
+    def spec_hash(self) -> str:
+        """sha256 of the study's science (spec + host): the identity of its workflow."""
+        import hashlib
+        import json
+
+        payload = json.dumps(self.to_dict(), sort_keys=True, default=str)
+        return hashlib.sha256(payload.encode()).hexdigest()
 
     @cached_property
     def systems(self) -> dict[str, tuple[SystemSpec, DefectCell]]:

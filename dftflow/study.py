@@ -228,11 +228,11 @@ def load_study(path: str | Path) -> StudySpec:
     return study_from_dict(data, source=str(path))
 
 
-def study_from_dict(data: dict, source: str = "<study>") -> StudySpec:
+def study_from_dict(data: dict, source: str | None = None) -> StudySpec:
     try:
         spec = StudySpec.model_validate(data)
     except ValidationError as exc:
-        raise InputError(f"{source}: " + "; ".join(_describe(err) for err in exc.errors())) from None
+        raise InputError(f"{source or 'study'}: " + "; ".join(_describe(err) for err in exc.errors())) from None
     spec._source = source
     return spec
 

@@ -23,6 +23,7 @@ from pymatgen.core import Structure
 from pymatgen.io.vasp import Incar, Kpoints, Poscar
 
 from dftflow.errors import InputError
+from dftflow.fileio import atomic_write_text
 from dftflow.vasp.kpoints import DEFAULT_LINE_DENSITY, DEFAULT_PATH, automatic_kpoints, zero_weight_kpoints
 from dftflow.vasp.potcars import PotcarChoice, default_nbands, nelect
 
@@ -122,6 +123,19 @@ class VaspInputs:
             "potcars": [self.potcars.functional, *self.potcars.symbols_for(self.structure)],
         }
         return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+    def write_into(self, directory: str | Path) -> Path:
+        """Write the input files into an existing (launch) directory, each file atomically."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        for name, text in self.files().items():
+            atomic_write_text(directory / name, text)
+        if self.potcars.real:
+            atomic_write_text(directory / "POTCAR", str(self.potcars.potcar(self.structure)))
+            (directory / "POTCAR.spec").unlink(missing_ok=True)
+        else:
+            (directory / "POTCAR").unlink(missing_ok=True)  # a stale real POTCAR must not win over the spec
+        return directory
 
     def write(self, directory: str | Path) -> Path:
         """Write the folder atomically: into a sibling temporary folder, then rename."""

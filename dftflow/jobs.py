@@ -1,0 +1,124 @@
+"""What each calculation's Firework does, as plain functions (the Firetasks only adapt them).
+
+prepare_calculation: build the structure from the parent's outputs (the relaxed bulk for supercells
+    and defects, the relaxed cell for hybrid steps), write the inputs, copy the WAVECAR a hybrid
+    static starts from, and record label, inputs hash and study context in dftflow_inputs.json.
+stored_duplicate:    a successful task with the same inputs hash already in the results database.
+run_calculation:     custodian + VASP (or mock-vasp) in the directory.
+store_calculation:   parse the directory into a task document (+ blobs) and store it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from pymatgen.core import Structure
+
+from dftflow.calculations import BULK_LABEL, Calculation, Study, build_system
+from dftflow.db import ResultsDB
+from dftflow.errors import InputError
+from dftflow.fileio import atomic_write_json
+from dftflow.vasp.outputs import INPUTS_RECORD, task_document
+from dftflow.vasp.run import finished_run, run_vasp
+
+APPROXIMATIONS = {
+    "hse-static": ["hybrid single point at the PBEsol geometry (no hybrid relaxation)"],
+    "hse-bands": ["hybrid band structure at the PBEsol geometry (no hybrid relaxation)"],
+}
+
+
+def parent_dir(calc: Calculation, calc_locs: list[dict]) -> Path:
+    """Directory of the calculation this one starts from (FireWorks passes it as calc_locs)."""
+    for loc in reversed(calc_locs or []):
+        if loc.get("name") == calc.parent:
+            return Path(loc["path"])
+    raise InputError(f"{calc.label}: no output location of its parent '{calc.parent}' was passed to it")
+
+
+def read_contcar(directory: Path) -> Structure:
+    for name in ("CONTCAR", "CONTCAR.gz"):
+        path = directory / name
+        if path.is_file() and path.stat().st_size > 0:
+            return Structure.from_file(path)
+    raise InputError(f"{directory}: no CONTCAR to start from")
+
+
+def calculation_structure(study: Study, calc: Calculation, calc_locs: list[dict]) -> Structure:
+    if calc.step == "bulk-relax":
+        return study.host
+    parent = read_contcar(parent_dir(calc, calc_locs))
+    if calc.parent == BULK_LABEL:
+        system, _ = study.systems[calc.system]
+        return build_system(parent, study.spec, system).structure  # defect cell in the RELAXED bulk lattice
+    return parent
+
+
+def calculation_context(study: Study, calc: Calculation) -> dict:
+    """Who this calculation is, stored with its result."""
+    context = {"study": study.spec.name, "step": calc.step, "system": calc.system, "parent": calc.parent,
+               "approximations": APPROXIMATIONS.get(calc.step, [])}  # fmt: skip
+    if calc.system is not None:
+        _, cell = study.systems[calc.system]
+        context.update({
+            "composition_label": cell.composition,
+            "charge": cell.charge,
+            "defect": {"descriptor": cell.descriptor or None, "charge": cell.charge, "sites": cell.defect_sites,
+                       "seed_w": cell.seed_w, "defect_electrons": cell.defect_electrons},
+        })  # fmt: skip
+    else:
+        context.update({"composition_label": "WO3" if study.host.composition.reduced_formula == "WO3" else
+                        study.host.composition.reduced_formula, "charge": 0, "defect": None})  # fmt: skip
+    return context
+
+
+def prepare_calculation(study: Study, label: str, directory: str | Path, calc_locs: list[dict] | None = None) -> dict:
+    """Write the inputs of `label` into `directory`; returns the inputs record."""
+    directory = Path(directory)
+    calc = study.calculation(label)
+    structure = calculation_structure(study, calc, calc_locs or [])
+    inputs = study.inputs(calc, structure)
+    record = {
+        "label": calc.label,
+        "input_hash": inputs.input_hash(),
+        "kpoints": str(inputs.kpoints).splitlines()[2:4] if inputs.kpoints.style.name != "Reciprocal"
+        else f"explicit list of {inputs.kpoints.num_kpts} points",
+        "context": calculation_context(study, calc),
+    }  # fmt: skip
+    if finished_run(directory, record["input_hash"]):
+        return record  # VASP already finished here (a rerun after a kill): keep its outputs
+    inputs.write_into(directory)
+    if calc.step == "hse-static":
+        wavecar = parent_dir(calc, calc_locs or []) / "WAVECAR"
+        if wavecar.is_file() and wavecar.stat().st_size > 0:
+            shutil.copy2(wavecar, directory / "WAVECAR")
+    atomic_write_json(directory / INPUTS_RECORD, record)
+    return record
+
+
+def read_inputs_record(directory: str | Path) -> dict:
+    path = Path(directory) / INPUTS_RECORD
+    if not path.is_file():
+        raise InputError(f"{directory}: no {INPUTS_RECORD}; inputs were not written by dftflow")
+    return json.loads(path.read_text())
+
+
+def stored_duplicate(db: ResultsDB, directory: str | Path) -> dict | None:
+    return db.completed(read_inputs_record(directory)["input_hash"])
+
+
+def run_calculation(directory: str | Path, vasp_cmd, **custodian_settings) -> dict:
+    record = read_inputs_record(directory)
+    return run_vasp(directory, record["context"]["step"], vasp_cmd, record["input_hash"], **custodian_settings)
+
+
+def store_calculation(db: ResultsDB, directory: str | Path) -> dict:
+    directory = Path(directory)
+    record = read_inputs_record(directory)
+    doc, arrays = task_document(directory)
+    run_record_path = directory / "dftflow_run.json"
+    run_record = json.loads(run_record_path.read_text()) if run_record_path.is_file() else {}
+    doc["custodian"] = run_record.get("corrections", [])
+    doc["input"]["hash"] = record["input_hash"]
+    return db.store_task(doc, arrays)

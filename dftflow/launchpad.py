@@ -1,0 +1,121 @@
+"""LaunchPads: FireWorks' own, on the durable embedded store or on a production MongoDB.
+
+Both are fireworks.LaunchPad, so workflows, states, reruns and queries go through FireWorks' code;
+only the client underneath differs.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import yaml
+from fireworks import LaunchPad
+
+from dftflow.embedded import DurableStore
+from dftflow.errors import InputError
+
+FW_DB_NAME = "fireworks"
+CONNECT_TIMEOUT_MS = 5000  # fail fast on an unreachable server instead of pymongo's 30 s default
+
+
+class EmbeddedLaunchPad(LaunchPad):
+    """fireworks.LaunchPad whose collections live in a :class:`DurableStore` (no server)."""
+
+    def __init__(self, store: DurableStore, logdir: str | None = None, strm_lvl: str = "CRITICAL"):
+        # LaunchPad.__init__ builds a pymongo client; connect=False keeps it from ever touching the network
+        super().__init__(
+            host="localhost", port=27017, name=FW_DB_NAME, logdir=logdir, strm_lvl=strm_lvl,
+            mongoclient_kwargs={"connect": False},
+        )  # fmt: skip
+        self.connection.close()
+        self.store = store
+        self.db = store.database(FW_DB_NAME)
+        self.connection = store.client
+        self.fireworks = self.db.fireworks
+        self.launches = self.db.launches
+        self.offline_runs = self.db.offline_runs
+        self.fw_id_assigner = self.db.fw_id_assigner
+        self.workflows = self.db.workflows
+        self.gridfs_fallback = None
+        if self.fw_id_assigner.count_documents({}) == 0:  # a new store: ids and FireWorks' indexes
+            self.reset("", require_password=False, max_reset_wo_password=0)
+
+    def to_dict(self):
+        return {"embedded_store": str(self.store.path)}
+
+    def recover_dead_runs(self) -> list[int]:
+        """With the store's exclusive lock held, every RUNNING or RESERVED launch belongs to a dead
+        process (a kill, a crash): put those Fireworks back to READY. Returns the fw_ids rerun."""
+        lost = self.detect_lostruns(expiration_secs=0, rerun=True)[1]
+        unreserved = self.detect_unreserved(expiration_secs=0, rerun=True)
+        return sorted(set(lost) | set(unreserved or []))
+
+
+def load_launchpad(path: str | Path) -> LaunchPad:
+    """A production LaunchPad from the standard FireWorks file, checked to answer within seconds."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"LaunchPad file not found: {path}")
+    try:
+        config = yaml.safe_load(path.read_text())
+        config["mongoclient_kwargs"] = {
+            "serverSelectionTimeoutMS": CONNECT_TIMEOUT_MS,
+            **(config.get("mongoclient_kwargs") or {}),
+        }
+        lp = LaunchPad.from_dict(config)
+    except Exception as exc:
+        raise InputError(f"{path}: not a valid FireWorks LaunchPad file: {exc}") from exc
+    check_reachable(lp.connection, where=f"LaunchPad at {server_name(lp.host, lp.port)}")
+    return lp
+
+
+def server_name(host: str, port: int | None = None) -> str:
+    """host:port for messages, with any credentials of a mongodb:// URI removed."""
+    if "://" in str(host):
+        scheme, rest = str(host).split("://", 1)
+        return f"{scheme}://{rest.rsplit('@', 1)[-1].split('/', 1)[0]}"
+    return f"{host}:{port}" if port else str(host)
+
+
+def mongo_client(*args, **kwargs):
+    """A MongoClient made the way FireWorks makes its own: pymongo's, or - when FireWorks runs on mongomock
+    (MONGOMOCK_SERVERSTORE_FILE, used by tests of the production path) - one sharing the process's
+    mongomock server store. FireWorks' mongomock persistence gives every client its own copy of the file
+    and writes each back at exit, so a second client (the results database) would overwrite the
+    LaunchPad's changes with its stale copy; sharing one store per process keeps both."""
+    from fireworks import fw_config
+
+    if fw_config.MONGOMOCK_SERVERSTORE_FILE:
+        import mongomock
+
+        return mongomock.MongoClient(_store=_shared_mongomock_store())
+    return fw_config.MongoClient(*args, **kwargs)
+
+
+_SHARED_STORE = []
+
+
+def _shared_mongomock_store():
+    if not _SHARED_STORE:
+        import gc
+
+        from mongomock.store import ServerStore
+
+        existing = [o for o in gc.get_objects() if isinstance(o, ServerStore) and getattr(o, "_filename", None)]
+        _SHARED_STORE.append(existing[0] if existing else ServerStore())
+    return _SHARED_STORE[0]
+
+
+def check_reachable(client, where: str) -> None:
+    """Ping the server with a short timeout; an unreachable database is a clear error, not a hang."""
+    try:
+        client.admin.command("ping")
+    except Exception as exc:  # pymongo raises ServerSelectionTimeoutError, OperationFailure, ...
+        raise InputError(f"cannot reach the MongoDB server of the {where}: {type(exc).__name__}: {exc}") from exc
+
+
+def quiet_fireworks_logging() -> None:
+    """FireWorks logs every launch at INFO to stdout; the embedded runner prints its own progress."""
+    for name in ("launchpad", "rocket.launcher", "rocket.logger"):
+        logging.getLogger(name).setLevel(logging.WARNING)

@@ -1,0 +1,258 @@
+"""A finished VASP directory -> summary and task document (scalars) + arrays (stored as blobs).
+
+Reads with pymatgen (Vasprun, Outcar, Locpot). The functional is recorded from the run's own
+parameters as base GGA, LHFCALC, AEXX and HFSCREEN, never as pymatgen's run_type label, which calls
+any 0.2 <= HFSCREEN <= 0.21 run "HSE06" (even HSEsol, even AEXX = 0.28). Works on any VASP directory,
+including ones not made by dftflow; a missing or corrupted file is an InputError naming it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import gzip
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+from pymatgen.electronic_structure.core import Spin
+
+from dftflow import __version__
+from dftflow.errors import InputError
+
+MOCK_MARKER = "mock-vasp"
+PROJECTION_WINDOW = 3.0  # eV beyond the band edges whose per-atom projections are kept for defect analysis
+INPUTS_RECORD = "dftflow_inputs.json"  # written by dftflow next to the inputs: label, hash, study context
+
+
+def find_file(directory: Path, name: str, required: bool = True) -> Path | None:
+    for candidate in (directory / name, directory / f"{name}.gz"):
+        if candidate.is_file():
+            return candidate
+    if required:
+        raise InputError(f"{directory}: no {name} (or {name}.gz): not a finished VASP run directory")
+    return None
+
+
+def load_vasprun(directory: Path, projections: bool = True):
+    """pymatgen Vasprun of a directory, with a clear error for missing/corrupted files."""
+    from pymatgen.io.vasp import Vasprun
+
+    path = find_file(directory, "vasprun.xml")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # unconverged-run warnings: reported in the summary instead
+            return Vasprun(str(path), parse_projected_eigen=projections, parse_potcar_file=False)
+    except Exception as exc:  # ParseError, ValueError, EOFError from a truncated or corrupted file
+        raise InputError(
+            f"{path}: cannot be parsed ({type(exc).__name__}: {exc}); the run is incomplete or corrupted"
+        ) from exc
+
+
+def load_outcar(directory: Path):
+    from pymatgen.io.vasp import Outcar
+
+    path = find_file(directory, "OUTCAR", required=False)
+    if path is None:
+        return None
+    try:
+        return Outcar(str(path))
+    except Exception as exc:
+        raise InputError(f"{path}: cannot be parsed ({type(exc).__name__}: {exc})") from exc
+
+
+def executor_of(vasprun, directory: Path) -> str:
+    """'mock' when mock-vasp wrote the run (its generator / OUTCAR header say so), else 'vasp'."""
+    if any(MOCK_MARKER in str(v) for v in (vasprun.generator or {}).values()):
+        return "mock"
+    outcar = find_file(directory, "OUTCAR", required=False)
+    if outcar is not None:
+        opener = gzip.open if outcar.suffix == ".gz" else open
+        with opener(outcar, "rt", errors="replace") as fh:
+            if MOCK_MARKER in fh.read(2000):
+                return "mock"
+    return "vasp"
+
+
+def functional_of(parameters: dict) -> dict:
+    """Base GGA, LHFCALC, AEXX, HFSCREEN and LDAU from the run's parameters, plus a truthful label."""
+    gga = str(parameters.get("GGA", "PE") or "PE").strip().upper()
+    gga = {"--": "PE"}.get(gga, gga)  # vasprun writes '--' for the POTCAR default (PBE POTCARs)
+    hybrid = bool(parameters.get("LHFCALC", False))
+    aexx = float(parameters.get("AEXX", 0.25 if hybrid else 0.0)) if hybrid else 0.0
+    hfscreen = float(parameters.get("HFSCREEN", 0.0)) if hybrid else 0.0
+    ldau = bool(parameters.get("LDAU", False))
+    base = {"PE": "PBE", "PS": "PBEsol", "91": "PW91", "RP": "revPBE", "AM": "AM05"}.get(gga, f"GGA={gga}")
+    if not hybrid:
+        label = base
+    elif hfscreen == 0:
+        label = f"PBE0-type hybrid on {base}, AEXX={aexx:g}"
+    elif abs(hfscreen - 0.2) < 0.011:
+        name = {"PE": "HSE06", "PS": "HSEsol"}.get(gga, f"HSE on {base}")
+        label = name if abs(aexx - 0.25) < 1e-6 else f"{name} (AEXX={aexx:g})"
+    else:
+        label = f"screened hybrid on {base}, AEXX={aexx:g}, HFSCREEN={hfscreen:g}"
+    if ldau:
+        label += "+U"
+    return {"base_gga": gga, "lhfcalc": hybrid, "aexx": aexx, "hfscreen": hfscreen, "ldau": ldau, "label": label}
+
+
+def band_edges(vasprun) -> dict:
+    """Gap, VBM, CBM and directness as pymatgen computes them (eigenvalue_band_properties)."""
+    gap, cbm, vbm, direct = vasprun.eigenvalue_band_properties
+    return {"bandgap": float(gap), "cbm": float(cbm), "vbm": float(vbm), "is_gap_direct": bool(direct),
+            "is_metal": bool(gap <= 0)}  # fmt: skip
+
+
+def summary(directory: str | Path) -> dict:
+    """What `dftflow parse` prints for any VASP run directory."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise InputError(f"not a directory: {directory}")
+    vasprun = load_vasprun(directory, projections=False)
+    params = vasprun.parameters
+    return {
+        "directory": str(directory),
+        "executor": executor_of(vasprun, directory),
+        "formula": vasprun.final_structure.composition.formula.replace(" ", ""),
+        "nsites": len(vasprun.final_structure),
+        "energy": float(vasprun.final_energy),
+        "efermi": float(vasprun.efermi) if vasprun.efermi is not None else None,
+        **band_edges(vasprun),
+        "nelect": float(params.get("NELECT")),
+        "ispin": int(params.get("ISPIN", 1)),
+        "encut": _encut(vasprun),
+        **{k: v for k, v in functional_of(params).items() if k != "lhfcalc"},
+        "lhfcalc": bool(params.get("LHFCALC", False)),
+        "nkpoints": len(vasprun.actual_kpoints),
+        "nkpoints_zero_weight": int(sum(1 for w in vasprun.actual_kpoints_weights if w == 0)),
+        "converged_electronic": bool(vasprun.converged_electronic),
+        "converged_ionic": bool(vasprun.converged_ionic),
+        "pymatgen_run_type": vasprun.run_type,
+    }
+
+
+def _encut(vasprun) -> float:
+    """ENCUT as run: vasprun's parameters call it ENMAX; the INCAR echo has ENCUT."""
+    return float(vasprun.incar.get("ENCUT") or vasprun.parameters.get("ENMAX") or vasprun.parameters.get("ENCUT") or 0)
+
+
+def _inputs_record(directory: Path) -> dict:
+    path = directory / INPUTS_RECORD
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def task_document(directory: str | Path, context: dict | None = None) -> tuple[dict, dict]:
+    """(document, arrays) for the results database. `context`: study, system, step, defect, ..."""
+    directory = Path(directory)
+    vasprun = load_vasprun(directory, projections=True)
+    outcar = load_outcar(directory)
+    params, record = vasprun.parameters, _inputs_record(directory)
+    context = {**record.get("context", {}), **(context or {})}
+    edges = band_edges(vasprun)
+    structure = vasprun.final_structure
+    forces = np.array(vasprun.ionic_steps[-1].get("forces", [[0, 0, 0]])) if vasprun.ionic_steps else np.zeros((1, 3))
+    doc = {
+        "task_label": record.get("label") or params.get("SYSTEM") or vasprun.incar.get("SYSTEM") or directory.name,
+        **context,
+        "state": "successful" if vasprun.converged else "unconverged",
+        "executor": executor_of(vasprun, directory),
+        "executor_version": " ".join(str(v) for v in (vasprun.generator or {}).values()),
+        "code_version": f"dftflow {__version__}",
+        "dir_name": str(directory.resolve()),
+        "completed_at": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        "formula": structure.composition.formula.replace(" ", ""),
+        "nsites": len(structure),
+        "structure": structure.as_dict(),
+        "functional": functional_of(params),
+        "input": {
+            "hash": record.get("input_hash"),
+            "incar": dict(vasprun.incar),
+            "encut": _encut(vasprun),
+            "nelect": float(params.get("NELECT")),
+            "nbands": int(params.get("NBANDS", 0)),
+            "ispin": int(params.get("ISPIN", 1)),
+            "kpoints": {
+                "n": len(vasprun.actual_kpoints),
+                "n_zero_weight": int(sum(1 for w in vasprun.actual_kpoints_weights if w == 0)),
+                "description": record.get("kpoints"),
+            },
+            "potcar_symbols": list(vasprun.potcar_symbols),
+        },
+        "output": {
+            "energy": float(vasprun.final_energy),
+            "energy_per_atom": float(vasprun.final_energy) / len(structure),
+            "efermi": float(vasprun.efermi) if vasprun.efermi is not None else None,
+            **edges,
+            "ionic_steps": len(vasprun.ionic_steps),
+            "max_force": float(np.linalg.norm(forces, axis=1).max()),
+            "converged_electronic": bool(vasprun.converged_electronic),
+            "converged_ionic": bool(vasprun.converged_ionic),
+            "total_magnetization": float(outcar.total_mag)
+            if outcar is not None and outcar.total_mag is not None
+            else None,
+            "core_potentials": [float(x) for x in (outcar.electrostatic_potential or [])] if outcar else [],
+        },
+    }
+    return doc, run_arrays(vasprun, directory)
+
+
+def run_arrays(vasprun, directory: Path) -> dict[str, dict]:
+    """Eigenvalues, DOS, near-gap projections (and LOCPOT planar averages) as blob contents."""
+    spins = [Spin.up, Spin.down] if vasprun.is_spin else [Spin.up]
+    eig = np.array([vasprun.eigenvalues[s][..., 0] for s in spins])
+    occ = np.array([vasprun.eigenvalues[s][..., 1] for s in spins])
+    kpts = np.array(vasprun.actual_kpoints)
+    weights = np.array(vasprun.actual_kpoints_weights)
+    labels = _kpoint_labels(directory, len(kpts))
+    arrays = {
+        "eigenvalues": {"arrays": {"eigenvalues": eig, "occupations": occ, "kpoints": kpts, "weights": weights},
+                        "meta": {"efermi": vasprun.efermi, "labels": labels,
+                                 "reciprocal_lattice": vasprun.final_structure.lattice.reciprocal_lattice.matrix}},
+    }  # fmt: skip
+    dos = vasprun.complete_dos
+    if dos is not None and len(dos.energies):
+        dos_arrays = {"energies": np.array(dos.energies), "total": np.array([dos.densities[s] for s in spins])}
+        if dos.pdos:
+            for element in dos.structure.composition.elements:
+                for orbital, part in dos.get_element_spd_dos(element).items():
+                    dos_arrays[f"{element.symbol}_{orbital.name}"] = np.array([part.densities[s] for s in spins])
+        arrays["dos"] = {"arrays": dos_arrays, "meta": {"efermi": dos.efermi}}
+    if vasprun.projected_eigenvalues:
+        per_atom = np.array([vasprun.projected_eigenvalues[s].sum(axis=3) for s in spins])  # spin, k, band, atom
+        lo, hi = _window(eig, occ)
+        arrays["projections"] = {"arrays": {"weights": per_atom[:, :, lo:hi, :].astype(np.float32)},
+                                 "meta": {"first_band": lo}}  # fmt: skip
+    locpot = find_file(directory, "LOCPOT", required=False)
+    if locpot is not None:
+        from pymatgen.io.vasp import Locpot
+
+        pot = Locpot.from_file(str(locpot))
+        arrays["locpot"] = {"arrays": {f"axis{i}": np.array(pot.get_average_along_axis(i)) for i in range(3)},
+                            "meta": {"lattice": pot.structure.lattice.matrix}}  # fmt: skip
+    return arrays
+
+
+def _window(eig: np.ndarray, occ: np.ndarray) -> tuple[int, int]:
+    """Band index range with energies within PROJECTION_WINDOW of the band edges (VBM..CBM)."""
+    occupied, empty = eig[occ > 0.5], eig[occ <= 0.5]
+    vbm = occupied.max() if occupied.size else eig.min()
+    cbm = empty.min() if empty.size else eig.max()
+    near = np.any((eig >= vbm - PROJECTION_WINDOW) & (eig <= cbm + PROJECTION_WINDOW), axis=(0, 1))
+    idx = np.nonzero(near)[0]
+    return (int(idx.min()), int(idx.max()) + 1) if len(idx) else (0, eig.shape[2])
+
+
+def _kpoint_labels(directory: Path, nkpts: int) -> list[str | None]:
+    """Labels of an explicit KPOINTS list (band-structure runs), else all None."""
+    path = find_file(directory, "KPOINTS", required=False)
+    if path is None:
+        return [None] * nkpts
+    from pymatgen.io.vasp import Kpoints
+
+    try:
+        kpoints = Kpoints.from_file(str(path))
+    except Exception:
+        return [None] * nkpts
+    labels = list(kpoints.labels or [])
+    return labels if len(labels) == nkpts else [None] * nkpts

@@ -1,0 +1,117 @@
+"""Running VASP (or mock-vasp) in a directory under custodian, with handler sets chosen per step.
+
+* Relaxations get the full set of VASP error handlers; hybrid steps get the ones that apply to a
+  static hybrid run (custodian's handlers never move a hybrid to ALGO = Fast: they escalate to All,
+  then Damped). PotimErrorHandler and MeshSymmetryErrorHandler are left out of hybrid statics (no
+  ionic steps, ISYM = 0).
+* FrozenJobErrorHandler's timeout is per step: a 256-atom hybrid SCF step can take longer than
+  custodian's default of one hour without printing anything.
+* The command comes only from the worker configuration (`vasp_cmd`), split with shlex and started
+  without a shell: nothing from a study file ever reaches a shell.
+* A finished run leaves `dftflow_run.json` (inputs hash, corrections) so that a rerun in the same
+  directory after a kill between "VASP finished" and "result stored" does not run VASP again.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+
+from custodian import Custodian
+from custodian.vasp.handlers import (
+    FrozenJobErrorHandler,
+    LargeSigmaHandler,
+    MeshSymmetryErrorHandler,
+    NonConvergingErrorHandler,
+    PositiveEnergyErrorHandler,
+    PotimErrorHandler,
+    StdErrHandler,
+    UnconvergedErrorHandler,
+    VaspErrorHandler,
+    WalltimeHandler,
+)
+from custodian.vasp.jobs import VaspJob
+from custodian.vasp.validators import VaspFilesValidator, VasprunXMLValidator
+
+from dftflow.errors import InputError
+from dftflow.fileio import atomic_write_json
+
+RUN_RECORD = "dftflow_run.json"
+FROZEN_TIMEOUT = {"bulk-relax": 3600, "relax": 7200, "hse-static": 6 * 3600, "hse-bands": 6 * 3600}  # seconds
+MAX_ERRORS = 5
+
+
+def handlers_for(step: str, frozen_timeout: float | None = None, wall_time: float | None = None) -> list:
+    timeout = frozen_timeout or FROZEN_TIMEOUT[step]
+    common = [VaspErrorHandler(), UnconvergedErrorHandler(), NonConvergingErrorHandler(), StdErrHandler(),
+              PositiveEnergyErrorHandler(), FrozenJobErrorHandler(timeout=timeout)]  # fmt: skip
+    if step in ("bulk-relax", "relax"):
+        common += [MeshSymmetryErrorHandler(), PotimErrorHandler(), LargeSigmaHandler()]
+    if wall_time:
+        common.append(WalltimeHandler(wall_time=int(wall_time), buffer_time=min(300, int(wall_time) // 10)))
+    return common
+
+
+def vasp_command(vasp_cmd: str | list) -> list[str]:
+    """The worker's vasp_cmd as an argument list (shlex; no shell)."""
+    if not vasp_cmd:
+        raise InputError("no vasp_cmd configured for this worker (FWorker env 'vasp_cmd' or DFTFLOW_VASP_CMD)")
+    return list(vasp_cmd) if isinstance(vasp_cmd, list | tuple) else shlex.split(vasp_cmd)
+
+
+def finished_run(directory: Path, input_hash: str | None) -> dict | None:
+    """The record of a run that already completed in `directory` with these inputs, if any."""
+    path = Path(directory) / RUN_RECORD
+    if not path.is_file():
+        return None
+    record = json.loads(path.read_text())
+    if record.get("completed") and record.get("input_hash") == input_hash:
+        return record
+    return None
+
+
+def run_vasp(
+    directory: str | Path,
+    step: str,
+    vasp_cmd: str | list,
+    input_hash: str | None = None,
+    *,
+    scratch_dir: str | None = None,
+    frozen_timeout: float | None = None,
+    wall_time: float | None = None,
+    polling_time_step: float = 10,
+    monitor_freq: int = 30,
+    max_errors: int = MAX_ERRORS,
+) -> dict:
+    """Run custodian in `directory`; returns the run record (corrections included)."""
+    directory = Path(directory)
+    done = finished_run(directory, input_hash)
+    if done is not None:
+        return {**done, "reused": True}
+    job = VaspJob(vasp_command(vasp_cmd), output_file="vasp.out", stderr_file="std_err.txt", auto_npar=False)
+    custodian = Custodian(
+        handlers_for(step, frozen_timeout, wall_time),
+        [job],
+        validators=[VasprunXMLValidator(), VaspFilesValidator()],
+        max_errors=max_errors,
+        polling_time_step=polling_time_step,
+        monitor_freq=monitor_freq,
+        scratch_dir=scratch_dir,
+        gzipped_output=False,
+        directory=str(directory),
+    )
+    corrections = custodian.run()
+    record = {"completed": True, "input_hash": input_hash, "step": step, "corrections": _plain(corrections)}
+    atomic_write_json(directory / RUN_RECORD, record)
+    return record
+
+
+def _plain(corrections) -> list:
+    """Custodian's correction records as plain JSON (handler objects -> their class names)."""
+    out = []
+    for c in corrections or []:
+        out.append({"errors": [str(e) for e in c.get("errors", [])],
+                    "actions": json.loads(json.dumps(c.get("actions"), default=str)),
+                    "handler": type(c.get("handler")).__name__ if c.get("handler") is not None else None})  # fmt: skip
+    return out
