@@ -45,8 +45,12 @@ class StudyWorkflowBuilder:
             spec = {"study": self.study.spec.name, "task_label": calc.label}
             if self.launch_root:
                 spec["_launch_dir"] = f"{self.launch_root}/{calc.dirname}"
-            tasks = [WriteVaspInputs(study=study_dict, label=calc.label, potcars=self.potcars), SkipIfStored(),
-                     RunVaspCustodian(), StoreVaspTask()]  # fmt: skip
+            tasks = [
+                WriteVaspInputs(study=study_dict, label=calc.label, potcars=self.potcars),
+                SkipIfStored(),
+                RunVaspCustodian(),
+                StoreVaspTask(),
+            ]
             fw = Firework(tasks, spec=spec, name=calc.label)
             fireworks[calc.label] = fw
             if calc.parent:
@@ -55,13 +59,19 @@ class StudyWorkflowBuilder:
         if self.launch_root:
             report_spec["_launch_dir"] = f"{self.launch_root}/report"
         report = Firework(
-            [BuildStudyReport(study=study_dict, out_dir=self.report_dir)] if self.report_dir
+            [BuildStudyReport(study=study_dict, out_dir=self.report_dir)]
+            if self.report_dir
             else [BuildStudyReport(study=study_dict)],
-            spec=report_spec, name=self.report_label(),
-        )  # fmt: skip
+            spec=report_spec,
+            name=self.report_label(),
+        )
         for label, fw in fireworks.items():
             if label.startswith("hse-"):
                 links.setdefault(fw, []).append(report)
-        metadata = {"study": self.study.spec.name, "spec_hash": self.study.spec_hash(), "dftflow_version": __version__,
-                    "potcars": self.potcars}  # fmt: skip
+        metadata = {
+            "study": self.study.spec.name,
+            "spec_hash": self.study.spec_hash(),
+            "dftflow_version": __version__,
+            "potcars": self.potcars,
+        }
         return Workflow([*fireworks.values(), report], links_dict=links, name=self.study.spec.name, metadata=metadata)

@@ -35,10 +35,22 @@ from dftflow.errors import InputError
 JSON_OPTIONS = JSONOptions(json_mode=JSONMode.RELAXED, tz_aware=False)
 COMPACT_AFTER = 2000  # journal records before the store is rewritten as a snapshot
 _WRITES = {
-    "insert_one", "insert_many", "replace_one", "update_one", "update_many", "delete_one", "delete_many",
-    "find_one_and_update", "find_one_and_replace", "find_one_and_delete", "create_index", "create_indexes",
-    "drop_index", "drop_indexes", "drop",
-}  # fmt: skip
+    "insert_one",
+    "insert_many",
+    "replace_one",
+    "update_one",
+    "update_many",
+    "delete_one",
+    "delete_many",
+    "find_one_and_update",
+    "find_one_and_replace",
+    "find_one_and_delete",
+    "create_index",
+    "create_indexes",
+    "drop_index",
+    "drop_indexes",
+    "drop",
+}
 _REFUSED = {"bulk_write", "rename", "map_reduce", "initialize_ordered_bulk_op", "initialize_unordered_bulk_op"}
 _OPEN_STORES: dict[Path, DurableStore] = {}
 

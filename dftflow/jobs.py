@@ -57,19 +57,38 @@ def calculation_structure(study: Study, calc: Calculation, calc_locs: list[dict]
 
 def calculation_context(study: Study, calc: Calculation) -> dict:
     """Who this calculation is, stored with its result."""
-    context = {"study": study.spec.name, "step": calc.step, "system": calc.system, "parent": calc.parent,
-               "approximations": APPROXIMATIONS.get(calc.step, [])}  # fmt: skip
+    context = {
+        "study": study.spec.name,
+        "step": calc.step,
+        "system": calc.system,
+        "parent": calc.parent,
+        "approximations": APPROXIMATIONS.get(calc.step, []),
+    }
     if calc.system is not None:
         _, cell = study.systems[calc.system]
-        context.update({
-            "composition_label": cell.composition,
-            "charge": cell.charge,
-            "defect": {"descriptor": cell.descriptor or None, "charge": cell.charge, "sites": cell.defect_sites,
-                       "seed_w": cell.seed_w, "defect_electrons": cell.defect_electrons},
-        })  # fmt: skip
+        context.update(
+            {
+                "composition_label": cell.composition,
+                "charge": cell.charge,
+                "defect": {
+                    "descriptor": cell.descriptor or None,
+                    "charge": cell.charge,
+                    "sites": cell.defect_sites,
+                    "seed_w": cell.seed_w,
+                    "defect_electrons": cell.defect_electrons,
+                },
+            }
+        )
     else:
-        context.update({"composition_label": "WO3" if study.host.composition.reduced_formula == "WO3" else
-                        study.host.composition.reduced_formula, "charge": 0, "defect": None})  # fmt: skip
+        context.update(
+            {
+                "composition_label": "WO3"
+                if study.host.composition.reduced_formula == "WO3"
+                else study.host.composition.reduced_formula,
+                "charge": 0,
+                "defect": None,
+            }
+        )
     return context
 
 
@@ -82,10 +101,11 @@ def prepare_calculation(study: Study, label: str, directory: str | Path, calc_lo
     record = {
         "label": calc.label,
         "input_hash": inputs.input_hash(),
-        "kpoints": str(inputs.kpoints).splitlines()[2:4] if inputs.kpoints.style.name != "Reciprocal"
+        "kpoints": str(inputs.kpoints).splitlines()[2:4]
+        if inputs.kpoints.style.name != "Reciprocal"
         else f"explicit list of {inputs.kpoints.num_kpts} points",
         "context": calculation_context(study, calc),
-    }  # fmt: skip
+    }
     if finished_run(directory, record["input_hash"]):
         return record  # VASP already finished here (a rerun after a kill): keep its outputs
     inputs.write_into(directory)

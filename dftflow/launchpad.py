@@ -25,9 +25,13 @@ class EmbeddedLaunchPad(LaunchPad):
     def __init__(self, store: DurableStore, logdir: str | None = None, strm_lvl: str = "CRITICAL"):
         # LaunchPad.__init__ builds a pymongo client; connect=False keeps it from ever touching the network
         super().__init__(
-            host="localhost", port=27017, name=FW_DB_NAME, logdir=logdir, strm_lvl=strm_lvl,
+            host="localhost",
+            port=27017,
+            name=FW_DB_NAME,
+            logdir=logdir,
+            strm_lvl=strm_lvl,
             mongoclient_kwargs={"connect": False},
-        )  # fmt: skip
+        )
         self.connection.close()
         self.store = store
         self.db = store.database(FW_DB_NAME)

@@ -1,12 +1,15 @@
-"""One report per study: tables (Markdown, CSV, JSON) from the results database.
+"""One report per study: tables (Markdown, CSV, JSON), figures (PNG, SVG), report.md and a
+self-contained report.html.
 
 Every number that came from mock-vasp is labelled as model output: a banner on the report, an
-`executor` column in every table, and "(model)" next to values in the Markdown.
+`executor` column in every table, "(model)" next to values in Markdown, a stamp on every figure.
 """
 
 from __future__ import annotations
 
+import base64
 import csv
+import html
 import io
 import json
 from pathlib import Path
@@ -18,24 +21,84 @@ MOCK_BANNER = (
     "for VASP that shows the pipeline works. They do not reproduce, and must not be compared with, the papers' "
     "DFT numbers."
 )
-RESULT_COLUMNS = ["task_label", "step", "composition_label", "defect", "charge", "functional", "energy", "bandgap",
-                  "vbm", "cbm", "efermi", "executor", "state"]  # fmt: skip
+RESULT_COLUMNS = [
+    "task_label",
+    "step",
+    "composition_label",
+    "defect",
+    "charge",
+    "functional",
+    "energy",
+    "bandgap",
+    "vbm",
+    "cbm",
+    "efermi",
+    "executor",
+    "state",
+]
+TABLES = {
+    "gaps": [
+        "system",
+        "composition_label",
+        "defect",
+        "charge",
+        "functional",
+        "gap",
+        "vbm",
+        "cbm",
+        "direct",
+        "gap_path",
+        "direct_path",
+        "metallic",
+        "executor",
+    ],
+    "defect_levels": [
+        "system",
+        "state",
+        "spin",
+        "below_cbm",
+        "above_vbm",
+        "occupation",
+        "ipr",
+        "shell_weight",
+        "atoms",
+        "executor",
+    ],
+    "site_energies": [
+        "system",
+        "site",
+        "charge",
+        "energy_hybrid",
+        "relative_hybrid",
+        "energy_relax",
+        "relative_relax",
+        "executor",
+    ],
+    "formation_energies": ["label", "charge", "limit", "at_vbm", "at_cbm", "correction", "corrected"],
+}
+APPROXIMATIONS = (
+    "Hybrid energies, gaps and levels are single points at the PBEsol geometry (no hybrid relaxation). "
+    "Defect levels are Kohn-Sham states placed against the pristine supercell's band edges after core-potential "
+    "alignment. Site energies compare cells of the same composition, charge and size; formation energies are "
+    "uncorrected for finite size unless the study gives a dielectric constant."
+)
 
 
 def result_row(doc: dict) -> dict:
     """One row of `dftflow results`: the fields a user filters and compares on."""
     out = doc.get("output", {})
-    defect = doc.get("defect") or {}
+    functional = doc.get("functional") or {}
     return {
         "study": doc.get("study"),
         "task_label": doc.get("task_label"),
         "step": doc.get("step"),
         "composition_label": doc.get("composition_label"),
-        "defect": defect.get("descriptor") or "",
+        "defect": (doc.get("defect") or {}).get("descriptor") or "",
         "charge": doc.get("charge"),
-        "functional": (doc.get("functional") or {}).get("label"),
-        "aexx": (doc.get("functional") or {}).get("aexx"),
-        "base_gga": (doc.get("functional") or {}).get("base_gga"),
+        "functional": functional.get("label"),
+        "aexx": functional.get("aexx"),
+        "hfscreen": functional.get("hfscreen"),
+        "base_gga": functional.get("base_gga"),
         "energy": out.get("energy"),
         "bandgap": out.get("bandgap"),
         "vbm": out.get("vbm"),
@@ -54,39 +117,195 @@ def rows_to_csv(rows: list[dict], columns: list[str]) -> str:
     return buffer.getvalue()
 
 
-def rows_to_markdown(rows: list[dict], columns: list[str], digits: int = 4) -> str:
-    def cell(row, col):
-        value = row.get(col)
-        if isinstance(value, float):
-            text = f"{value:.{digits}f}"
-            return f"{text} (model)" if row.get("executor") == "mock" else text
-        return "" if value is None else str(value)
+def _cell(row: dict, col: str, digits: int = 3) -> str:
+    value = row.get(col)
+    if isinstance(value, float):
+        text = f"{value:.{digits}f}"
+        return f"{text} (model)" if row.get("executor") == "mock" else text
+    return "" if value is None else str(value)
 
+
+def rows_to_markdown(rows: list[dict], columns: list[str]) -> str:
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(cell(r, c) for c in columns) + " |" for r in rows]
+    lines += ["| " + " | ".join(_cell(r, c) for c in columns) + " |" for r in rows]
     return "\n".join(lines) + "\n"
 
 
+def _rows_to_html(rows: list[dict], columns: list[str]) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(_cell(r, c))}</td>" for c in columns) + "</tr>" for r in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def study_tables(results) -> dict[str, list[dict]]:
+    tables = {"gaps": results.gaps, "defect_levels": results.level_rows(), "site_energies": results.site_energies}
+    if results.formation:
+        tables["formation_energies"] = [f.as_dict() for f in results.formation]
+    return tables
+
+
+def study_figures(results, study, out: Path) -> dict[str, dict]:
+    """Make the figures this study's data supports; returns {name: {"png", "svg", "caption"}}."""
+    from dftflow import plotting
+    from dftflow.analysis.summary import band_panel
+
+    figs, model = {}, results.model
+    dos_panels = [_dos_panel(results, system) for system in study.systems if f"hse-static {system}" in results.runs]
+    dos_panels = [p for p in dos_panels if p is not None]
+    if dos_panels:
+        figs["dos"] = {
+            **plotting.dos_figure(dos_panels, out / "dos", model),
+            "caption": "Hybrid DOS: total (grey), W 5d, O 2p (and H 1s) projections; dashed: E_F; "
+            "dotted: CBM (pristine CBM aligned into each cell). Zero at the VBM.",
+        }
+    band_panels = [
+        band_panel(results.runs[f"hse-bands {s}"], results.band_levels.get(s), s)
+        for s in study.systems
+        if f"hse-bands {s}" in results.runs
+    ]
+    if band_panels:
+        figs["bands"] = {
+            **plotting.band_figure(band_panels, out / "bands", model),
+            "caption": "Hybrid band structures (zero-weight k-points), zero at the highest occupied "
+            "state: filled host bands blue, empty bands orange, defect states green.",
+        }
+    trend = _hydrogen_trend(results, study)
+    if len(trend) > 1:
+        figs["levels_vs_h"] = {
+            **plotting.level_trend_figure(trend, out / "levels_vs_h", model),
+            "caption": "Deepest split-off state below the CBM against H concentration; squares: metallic cells.",
+        }
+    if len(results.site_energies) > 1:
+        figs["site_energies"] = {
+            **plotting.site_energy_figure(results.site_energies, out / "site_energies", model),
+            "caption": "Relative energies of the vacancy sites (same charge and cell).",
+        }
+    return figs
+
+
+def _dos_panel(results, system: str) -> dict | None:
+    run = results.runs[f"hse-static {system}"]
+    if "dos" not in run.arrays:
+        return None
+    arrays, meta = run.arrays["dos"]
+    levels = results.levels.get(system)
+    from dftflow.analysis.band_edges import best_edges
+
+    edges = best_edges(run)
+    parts = {k: v for k, v in arrays.items() if k not in ("energies", "total")}
+    return {
+        "title": system,
+        "energies": arrays["energies"],
+        "total": arrays["total"],
+        "parts": parts,
+        "zero": edges.vbm if levels is None else levels.reference_vbm,
+        "efermi": meta.get("efermi") or edges.vbm,
+        "cbm": edges.cbm if levels is None else levels.reference_cbm,
+    }
+
+
+def _hydrogen_trend(results, study) -> list[dict]:
+    points = []
+    for system, (_, cell) in study.systems.items():
+        n_w = cell.structure.composition["W"]
+        n_h = cell.structure.composition["H"] if "H" in cell.structure.composition else 0
+        if system == results.pristine or not n_h:
+            continue
+        levels = results.levels.get(system)
+        if levels is None:
+            continue
+        upper = [s.below_cbm for s in levels.states if s.below_cbm < (levels.reference_cbm - levels.reference_vbm) / 2]
+        points.append(
+            {"x": n_h / n_w, "below_cbm": max(upper) if upper else None, "metallic": levels.metallic, "label": system}
+        )
+    return sorted(points, key=lambda p: p["x"])
+
+
 def write_report(study, db, out_dir: str | Path) -> dict[str, Path]:
-    """Write results.{csv,md,json} and report.md for `study` into out_dir; returns the paths."""
+    """Analyse the study's stored results and write tables, figures, report.md and report.html."""
+    from dftflow.analysis.summary import analyse_study
+
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    labels = [c.label for c in study.calculations]
-    docs = [d for d in (db.task(study.spec.name, label) for label in labels) if d is not None]
-    rows = [result_row(d) for d in docs]
-    any_mock = any(r["executor"] == "mock" for r in rows)
+    results = analyse_study(study, db)
+    rows = [result_row(r.doc) for r in results.runs.values()]
     paths = {
-        "csv": atomic_write_text(out / "results.csv", rows_to_csv(rows, RESULT_COLUMNS)),
-        "json": atomic_write_text(out / "results.json", json.dumps(rows, indent=1, default=str) + "\n"),
+        "results_csv": atomic_write_text(out / "results.csv", rows_to_csv(rows, RESULT_COLUMNS)),
+        "results_json": atomic_write_text(out / "results.json", json.dumps(rows, indent=1, default=str) + "\n"),
     }
-    missing = [label for label in labels if label not in {r["task_label"] for r in rows}]
-    text = [f"# {study.spec.title or study.spec.name}", ""]
+    tables = study_tables(results)
+    for name, table in tables.items():
+        paths[f"{name}_csv"] = atomic_write_text(out / f"{name}.csv", rows_to_csv(table, TABLES[name]))
+        paths[f"{name}_json"] = atomic_write_text(out / f"{name}.json", json.dumps(table, indent=1, default=str) + "\n")
+        paths[f"{name}_md"] = atomic_write_text(out / f"{name}.md", rows_to_markdown(table, TABLES[name]))
+    figures = study_figures(results, study, out / "figures")
+    paths["markdown"] = atomic_write_text(out / "report.md", _markdown(study, results, rows, tables, figures, out))
+    paths["html"] = atomic_write_text(out / "report.html", _html(study, results, rows, tables, figures))
+    return paths
+
+
+def _markdown(study, results, rows, tables, figures, out: Path) -> str:
+    text = [f"# {results.title}", ""]
     if study.spec.reference:
         text += [f"Reference: {study.spec.reference}", ""]
-    if any_mock:
+    if results.model:
         text += [MOCK_BANNER, ""]
-    text += ["## Calculations", "", rows_to_markdown(rows, RESULT_COLUMNS)]
-    if missing:
-        text += ["", f"**Incomplete:** {len(missing)} calculation(s) have no stored result: " + ", ".join(missing)]
-    paths["markdown"] = atomic_write_text(out / "report.md", "\n".join(text) + "\n")
-    return paths
+    text += [f"Approximations: {APPROXIMATIONS}", ""]
+    titles = {
+        "gaps": "Band gaps",
+        "defect_levels": "Defect levels",
+        "site_energies": "Site energies",
+        "formation_energies": "Formation energies (eV)",
+    }
+    for name, table in tables.items():
+        if table:
+            text += [f"## {titles[name]}", "", rows_to_markdown(table, TABLES[name])]
+    for name, fig in figures.items():
+        text += [
+            f"## Figure: {name}",
+            "",
+            f"![{fig['caption']}]({fig['png'].relative_to(out)})",
+            "",
+            fig["caption"],
+            "",
+        ]
+    text += ["## All calculations", "", rows_to_markdown(rows, RESULT_COLUMNS)]
+    if results.missing:
+        text += [
+            "",
+            f"**Incomplete:** {len(results.missing)} calculation(s) have no stored result: "
+            + ", ".join(results.missing),
+        ]
+    return "\n".join(text) + "\n"
+
+
+def _html(study, results, rows, tables, figures) -> str:
+    parts = [f"<h1>{html.escape(results.title)}</h1>"]
+    if study.spec.reference:
+        parts.append(f"<p>Reference: {html.escape(study.spec.reference)}</p>")
+    if results.model:
+        parts.append(f"<p class='banner'>{html.escape(MOCK_BANNER.replace('**', ''))}</p>")
+    parts.append(f"<p><em>{html.escape(APPROXIMATIONS)}</em></p>")
+    for name, table in tables.items():
+        if table:
+            parts += [f"<h2>{html.escape(name.replace('_', ' '))}</h2>", _rows_to_html(table, TABLES[name])]
+    for name, fig in figures.items():
+        data = base64.b64encode(fig["png"].read_bytes()).decode()
+        parts += [
+            f"<h2>{html.escape(name)}</h2>",
+            f"<img alt='{html.escape(fig['caption'])}' src='data:image/png;base64,{data}'/>",
+            f"<p>{html.escape(fig['caption'])}</p>",
+        ]
+    parts += ["<h2>All calculations</h2>", _rows_to_html(rows, RESULT_COLUMNS)]
+    if results.missing:
+        parts.append(f"<p><strong>Incomplete:</strong> {html.escape(', '.join(results.missing))}</p>")
+    style = (
+        "body{font-family:sans-serif;max-width:1100px;margin:auto}table{border-collapse:collapse;font-size:12px}"
+        "td,th{border:1px solid #ccc;padding:2px 6px}.banner{background:#fde2e2;padding:8px;font-weight:bold}"
+        "img{max-width:100%}"
+    )
+    return (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><style>{style}</style></head><body>"
+        + "".join(parts)
+        + "</body></html>\n"
+    )

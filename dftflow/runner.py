@@ -123,10 +123,11 @@ def add_study(workdir: Workdir, study: Study, executor: str) -> int:
     if existing is not None:
         return existing
     builder = StudyWorkflowBuilder(
-        study, potcars="real" if executor == "vasp" else "spec",
+        study,
+        potcars="real" if executor == "vasp" else "spec",
         launch_root=str(workdir.path / "calcs" / slug(study.spec.name)),
         report_dir=str(workdir.path / "reports" / slug(study.spec.name)),
-    )  # fmt: skip
+    )
     workdir.launchpad.add_wf(builder.make())
     return study_workflow_id(workdir.launchpad, study)
 
@@ -140,10 +141,14 @@ def run_study(study: Study, workdir: Workdir, executor: str, command, out=sys.st
         print(f"recovered {len(recovered)} calculation(s) interrupted by an earlier kill; they run again", file=out)
     fw_id = add_study(workdir, study, executor)
     wf_ids = lp.get_wf_by_fw_id(fw_id).fw_states.keys()
-    fworker = FWorker(name="dftflow-embedded", env={
-        "vasp_cmd": tethered(list(command)) if isinstance(command, list) else command,
-        "db_file": str(workdir.db_file), "custodian_settings": EMBEDDED_CUSTODIAN,
-    })  # fmt: skip
+    fworker = FWorker(
+        name="dftflow-embedded",
+        env={
+            "vasp_cmd": tethered(list(command)) if isinstance(command, list) else command,
+            "db_file": str(workdir.db_file),
+            "custodian_settings": EMBEDDED_CUSTODIAN,
+        },
+    )
     summary = RunSummary(study.spec.name)
     total = len(wf_ids)
     cwd = os.getcwd()

@@ -158,6 +158,24 @@ class SystemSpec(_Strict):
         return [d.recipe() for d in self.defects]
 
 
+class FormationEnergySpec(_Strict):
+    """Inputs of formation energies: absolute chemical potentials (eV/atom, in the hybrid's energy scale)
+    per named limit, e.g. {"O-rich": {"O": -4.9}, "O-poor": {"O": -7.5}}, and optionally the dielectric
+    constant (scalar or 3x3) for the Freysoldt finite-size correction."""
+
+    chemical_potentials: dict[str, dict[str, float]] = Field(min_length=1)
+    dielectric: float | list[list[float]] | None = None
+
+    @field_validator("dielectric")
+    @classmethod
+    def _dielectric(cls, v):
+        if isinstance(v, list) and (len(v) != 3 or any(len(row) != 3 for row in v)):
+            raise ValueError("dielectric must be a number or a 3x3 tensor")
+        if isinstance(v, int | float) and v <= 0:
+            raise ValueError("dielectric must be positive")
+        return v
+
+
 class StudySpec(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     title: str = ""
@@ -172,6 +190,7 @@ class StudySpec(_Strict):
     band_path: BandPathSpec = Field(default_factory=BandPathSpec)
     incar: dict[Literal["bulk-relax", "relax", "hybrid"], dict[str, object]] = Field(default_factory=dict)
     systems: list[SystemSpec] = Field(min_length=1)
+    formation_energy: FormationEnergySpec | None = None
     _source: str | None = PrivateAttr(default=None)
 
     @field_validator("supercell")

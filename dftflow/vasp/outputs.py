@@ -100,8 +100,13 @@ def functional_of(parameters: dict) -> dict:
 def band_edges(vasprun) -> dict:
     """Gap, VBM, CBM and directness as pymatgen computes them (eigenvalue_band_properties)."""
     gap, cbm, vbm, direct = vasprun.eigenvalue_band_properties
-    return {"bandgap": float(gap), "cbm": float(cbm), "vbm": float(vbm), "is_gap_direct": bool(direct),
-            "is_metal": bool(gap <= 0)}  # fmt: skip
+    return {
+        "bandgap": float(gap),
+        "cbm": float(cbm),
+        "vbm": float(vbm),
+        "is_gap_direct": bool(direct),
+        "is_metal": bool(gap <= 0),
+    }
 
 
 def summary(directory: str | Path) -> dict:
@@ -206,10 +211,15 @@ def run_arrays(vasprun, directory: Path) -> dict[str, dict]:
     weights = np.array(vasprun.actual_kpoints_weights)
     labels = _kpoint_labels(directory, len(kpts))
     arrays = {
-        "eigenvalues": {"arrays": {"eigenvalues": eig, "occupations": occ, "kpoints": kpts, "weights": weights},
-                        "meta": {"efermi": vasprun.efermi, "labels": labels,
-                                 "reciprocal_lattice": vasprun.final_structure.lattice.reciprocal_lattice.matrix}},
-    }  # fmt: skip
+        "eigenvalues": {
+            "arrays": {"eigenvalues": eig, "occupations": occ, "kpoints": kpts, "weights": weights},
+            "meta": {
+                "efermi": vasprun.efermi,
+                "labels": labels,
+                "reciprocal_lattice": vasprun.final_structure.lattice.reciprocal_lattice.matrix,
+            },
+        },
+    }
     dos = vasprun.complete_dos
     if dos is not None and len(dos.energies):
         dos_arrays = {"energies": np.array(dos.energies), "total": np.array([dos.densities[s] for s in spins])}
@@ -221,15 +231,19 @@ def run_arrays(vasprun, directory: Path) -> dict[str, dict]:
     if vasprun.projected_eigenvalues:
         per_atom = np.array([vasprun.projected_eigenvalues[s].sum(axis=3) for s in spins])  # spin, k, band, atom
         lo, hi = _window(eig, occ)
-        arrays["projections"] = {"arrays": {"weights": per_atom[:, :, lo:hi, :].astype(np.float32)},
-                                 "meta": {"first_band": lo}}  # fmt: skip
+        arrays["projections"] = {
+            "arrays": {"weights": per_atom[:, :, lo:hi, :].astype(np.float32)},
+            "meta": {"first_band": lo},
+        }
     locpot = find_file(directory, "LOCPOT", required=False)
     if locpot is not None:
         from pymatgen.io.vasp import Locpot
 
         pot = Locpot.from_file(str(locpot))
-        arrays["locpot"] = {"arrays": {f"axis{i}": np.array(pot.get_average_along_axis(i)) for i in range(3)},
-                            "meta": {"lattice": pot.structure.lattice.matrix}}  # fmt: skip
+        arrays["locpot"] = {
+            "arrays": {f"axis{i}": np.array(pot.get_average_along_axis(i)) for i in range(3)},
+            "meta": {"lattice": pot.structure.lattice.matrix},
+        }
     return arrays
 
 

@@ -44,8 +44,14 @@ MAX_ERRORS = 5
 
 def handlers_for(step: str, frozen_timeout: float | None = None, wall_time: float | None = None) -> list:
     timeout = frozen_timeout or FROZEN_TIMEOUT[step]
-    common = [VaspErrorHandler(), UnconvergedErrorHandler(), NonConvergingErrorHandler(), StdErrHandler(),
-              PositiveEnergyErrorHandler(), FrozenJobErrorHandler(timeout=timeout)]  # fmt: skip
+    common = [
+        VaspErrorHandler(),
+        UnconvergedErrorHandler(),
+        NonConvergingErrorHandler(),
+        StdErrHandler(),
+        PositiveEnergyErrorHandler(),
+        FrozenJobErrorHandler(timeout=timeout),
+    ]
     if step in ("bulk-relax", "relax"):
         common += [MeshSymmetryErrorHandler(), PotimErrorHandler(), LargeSigmaHandler()]
     if wall_time:
@@ -111,7 +117,11 @@ def _plain(corrections) -> list:
     """Custodian's correction records as plain JSON (handler objects -> their class names)."""
     out = []
     for c in corrections or []:
-        out.append({"errors": [str(e) for e in c.get("errors", [])],
-                    "actions": json.loads(json.dumps(c.get("actions"), default=str)),
-                    "handler": type(c.get("handler")).__name__ if c.get("handler") is not None else None})  # fmt: skip
+        out.append(
+            {
+                "errors": [str(e) for e in c.get("errors", [])],
+                "actions": json.loads(json.dumps(c.get("actions"), default=str)),
+                "handler": type(c.get("handler")).__name__ if c.get("handler") is not None else None,
+            }
+        )
     return out

@@ -1,0 +1,84 @@
+"""RunData: one calculation's scalars (the task document) and arrays, from the database or a directory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+from pymatgen.core import Structure
+
+
+@dataclass
+class RunData:
+    doc: dict
+    arrays: dict[str, tuple[dict, dict]] = field(default_factory=dict)  # name -> (arrays, meta)
+
+    @classmethod
+    def from_db(cls, db, doc: dict, names=("eigenvalues", "dos", "projections")) -> RunData:
+        arrays = {}
+        for name in names:
+            if name in doc.get("blobs", {}):
+                arrays[name] = db.arrays(doc, name)
+        return cls(doc, arrays)
+
+    @classmethod
+    def from_directory(cls, directory: str | Path) -> RunData:
+        from dftflow.db import pack_arrays, unpack_arrays
+        from dftflow.vasp.outputs import task_document
+
+        doc, contents = task_document(directory)
+        # round-trip through the blob format, so directory and database runs are identical
+        arrays = {name: unpack_arrays(pack_arrays(**content)) for name, content in contents.items()}
+        return cls(doc, arrays)
+
+    # --- convenient views -------------------------------------------------------------------------
+    @property
+    def label(self) -> str:
+        return self.doc.get("task_label", "?")
+
+    @cached_property
+    def structure(self) -> Structure:
+        return Structure.from_dict(self.doc["structure"])
+
+    def _eig(self) -> tuple[dict, dict]:
+        if "eigenvalues" not in self.arrays:
+            raise KeyError(f"{self.label}: no eigenvalues stored")
+        return self.arrays["eigenvalues"]
+
+    @property
+    def eigenvalues(self) -> np.ndarray:
+        """(spin, k, band) in eV."""
+        return self._eig()[0]["eigenvalues"]
+
+    @property
+    def occupations(self) -> np.ndarray:
+        return self._eig()[0]["occupations"]
+
+    @property
+    def kpoints(self) -> np.ndarray:
+        return self._eig()[0]["kpoints"]
+
+    @property
+    def weights(self) -> np.ndarray:
+        return self._eig()[0]["weights"]
+
+    @property
+    def kpoint_labels(self) -> list:
+        return list(self._eig()[1].get("labels") or [None] * len(self.weights))
+
+    @property
+    def efermi(self) -> float | None:
+        return self.doc.get("output", {}).get("efermi")
+
+    @property
+    def executor(self) -> str:
+        return self.doc.get("executor", "vasp")
+
+    def projections(self) -> tuple[np.ndarray, int] | None:
+        """Per-atom weights (spin, k, band-window, atom) and the index of the first band of the window."""
+        if "projections" not in self.arrays:
+            return None
+        arrays, meta = self.arrays["projections"]
+        return arrays["weights"], int(meta.get("first_band", 0))

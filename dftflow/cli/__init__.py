@@ -1,0 +1,116 @@
+"""The `dftflow` command line. Thin: every command calls library functions and formats their result.
+
+User errors (InputError) end in one line on stderr and exit code 2, before anything is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+
+from dftflow.cli import inputs, running
+from dftflow.errors import InputError
+
+EXIT_INPUT_ERROR = 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    warnings.filterwarnings("ignore", module="pymatgen")  # CIF-parser chatter; our own checks report problems
+    try:
+        return args.func(args) or 0
+    except InputError as exc:
+        print(f"dftflow: error: {exc}", file=sys.stderr)
+        return EXIT_INPUT_ERROR
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dftflow", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("sites", help="label every O of a structure s_x/s_y/s_z with its orbit and geometry")
+    p.add_argument("structure")
+    p.add_argument("--supercell", default="1x1x1", help="e.g. 1x1x2")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=inputs.cmd_sites)
+
+    p = sub.add_parser("validate", help="check a study file and build every structure and input set")
+    p.add_argument("study")
+    p.set_defaults(func=inputs.cmd_validate)
+
+    p = sub.add_parser("inputs", help="write one VASP input folder per calculation, run nothing")
+    p.add_argument("study")
+    p.add_argument("--out", required=True, help="directory to create")
+    p.add_argument(
+        "--potcars",
+        choices=("auto", "real", "spec"),
+        default="auto",
+        help="real: POTCAR from PMG_VASP_PSP_DIR (error without it); spec: POTCAR.spec; "
+        "auto: real when PMG_VASP_PSP_DIR is set (default)",
+    )
+    p.add_argument("--force", action="store_true", help="replace --out if it exists")
+    p.set_defaults(func=inputs.cmd_inputs)
+
+    p = sub.add_parser("plan", help="list every calculation with its size and relative cost")
+    p.add_argument("study")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=inputs.cmd_plan)
+
+    p = sub.add_parser("run", help="run a study here: local LaunchPad + results store, mock-vasp or VASP")
+    p.add_argument("study")
+    p.add_argument("--workdir", help="work directory (default: $DFTFLOW_HOME or ./.dftflow)")
+    p.add_argument(
+        "--executor",
+        choices=("auto", "mock", "vasp"),
+        default="auto",
+        help="auto: VASP when a VASP command is configured, else mock-vasp (default)",
+    )
+    p.set_defaults(func=running.cmd_run)
+
+    p = sub.add_parser("submit", help="add a study's workflow to a production (MongoDB) LaunchPad")
+    p.add_argument("study")
+    p.add_argument("--launchpad", help="my_launchpad.yaml (default: $DFTFLOW_LAUNCHPAD)")
+    p.add_argument(
+        "--potcars",
+        choices=("real", "spec"),
+        default="real",
+        help="real: workers need POTCARs (default); spec: offline workers running mock-vasp",
+    )
+    p.set_defaults(func=running.cmd_submit)
+
+    p = sub.add_parser("status", help="state of every calculation of a study (or of all studies)")
+    p.add_argument("study", nargs="?", help="study file or study name")
+    _database_options(p)
+    p.set_defaults(func=running.cmd_status)
+
+    p = sub.add_parser("results", help="one row per stored calculation")
+    p.add_argument("--study", help="study file or study name")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true")
+    fmt.add_argument("--csv", action="store_true")
+    _database_options(p)
+    p.set_defaults(func=running.cmd_results)
+
+    p = sub.add_parser("report", help="tables, figures, report.md and report.html of a study's stored results")
+    p.add_argument("study", help="study file")
+    p.add_argument("--out", help="output directory (default: <workdir>/reports/<study>)")
+    _database_options(p)
+    p.set_defaults(func=running.cmd_report)
+
+    p = sub.add_parser("parse", help="summary of any VASP run directory (energy, gap, band edges, functional)")
+    p.add_argument("run_dir")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=running.cmd_parse)
+    return parser
+
+
+def _database_options(p) -> None:
+    p.add_argument("--workdir", help="embedded work directory (default: $DFTFLOW_HOME or ./.dftflow)")
+    p.add_argument("--launchpad", help="production my_launchpad.yaml (instead of a work directory)")
+    p.add_argument("--db-file", help="production results db file (instead of a work directory)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,151 @@
+"""Figures in the style of the papers, from analysis objects (matplotlib, imported lazily, Agg backend).
+
+* dos_figure: total DOS with W-d, O-p (and H-s) projections, E_F and the CBM marked (study K Fig. 5b).
+* band_figure: zero at the highest occupied state; bands below the VBM and above the CBM in two
+  colours, defect bands highlighted (study K Fig. 5c).
+* level_trend_figure: defect level below the CBM against H concentration (study Y Fig. 5 trend).
+* site_energy_figure: relative energies of V_O at s_x, s_y, s_z.
+Every figure made from mock-vasp runs carries a "MODEL OUTPUT - not DFT" stamp. Each is saved as PNG
+and SVG.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+MODEL_STAMP = "MODEL OUTPUT (mock-vasp) - not DFT"
+VALENCE, CONDUCTION, DEFECT = "#1f4e9c", "#c8501e", "#1a9641"
+PROJECTIONS = (("W_d", "W 5d", "#c8501e"), ("O_p", "O 2p", "#1f4e9c"), ("H_s", "H 1s", "#1a9641"))
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _finish(fig, path: Path, model: bool) -> dict[str, Path]:
+    if model:
+        fig.text(0.99, 0.01, MODEL_STAMP, ha="right", va="bottom", fontsize=8, color="#b00000", alpha=0.8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for ext in ("png", "svg"):
+        target = path.with_suffix(f".{ext}")
+        fig.savefig(target, dpi=150, bbox_inches="tight")
+        out[ext] = target
+    _pyplot().close(fig)
+    return out
+
+
+def dos_figure(panels: list[dict], path: Path, model: bool, window=(-3.0, 5.0)) -> dict[str, Path]:
+    """panels: [{"title", "energies", "total" (spin, E), "parts" {name: (spin, E)}, "zero", "efermi", "cbm"}]."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(len(panels), 1, figsize=(6, 2.2 * len(panels) + 0.6), sharex=True, squeeze=False)
+    for ax, panel in zip(axes[:, 0], panels, strict=True):
+        e = np.asarray(panel["energies"]) - panel["zero"]
+        ax.fill_between(e, np.sum(panel["total"], axis=0), color="#bbbbbb", label="total", lw=0)
+        for key, name, color in PROJECTIONS:
+            if key in panel["parts"]:
+                ax.plot(e, np.sum(panel["parts"][key], axis=0), color=color, lw=1.2, label=name)
+        ax.axvline(panel["efermi"] - panel["zero"], color="k", ls="--", lw=0.9, label="$E_F$")
+        if panel.get("cbm") is not None:
+            ax.axvline(panel["cbm"] - panel["zero"], color=CONDUCTION, ls=":", lw=1.2, label="CBM")
+        ax.set_xlim(*window)
+        visible = (e >= window[0]) & (e <= window[1])
+        top = float(np.sum(panel["total"], axis=0)[visible].max()) if visible.any() else 1.0
+        ax.set_ylim(0, 1.05 * top if top > 0 else 1)
+        ax.set_ylabel("DOS (states/eV)")
+        ax.set_title(panel["title"], fontsize=10, loc="left")
+    axes[0, 0].legend(fontsize=7, ncol=3, loc="upper left")
+    axes[-1, 0].set_xlabel("E - E$_{VBM}$ (eV)")
+    fig.tight_layout()
+    return _finish(fig, path, model)
+
+
+def band_figure(panels: list[dict], path: Path, model: bool, window=(-2.5, 4.5)) -> dict[str, Path]:
+    """panels: [{"title", "distance" (k,), "bands" (spin, k, band), "zero", "valence_bands" {(spin, band)}
+    (filled host bands), "defect_bands" {(spin, band)}, "ticks" [(x, label)]}]."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels) + 0.6, 4.2), sharey=True, squeeze=False)
+    for ax, panel in zip(axes[0], panels, strict=True):
+        x = np.asarray(panel["distance"])
+        bands = np.asarray(panel["bands"]) - panel["zero"]
+        defect = panel.get("defect_bands", set())
+        for spin in range(bands.shape[0]):
+            for b in range(bands.shape[2]):
+                y = bands[spin, :, b]
+                if (spin, b) in defect:
+                    ax.plot(x, y, color=DEFECT, lw=2.0, zorder=3)
+                elif (spin, b) in panel["valence_bands"]:
+                    ax.plot(x, y, color=VALENCE, lw=0.8)
+                else:
+                    ax.plot(x, y, color=CONDUCTION, lw=0.8)
+        for pos, _label in panel["ticks"]:
+            ax.axvline(pos, color="#999999", lw=0.5)
+        ax.set_xticks([p for p, _ in panel["ticks"]], [_tex(lab) for _, lab in panel["ticks"]])
+        ax.axhline(0, color="k", ls="--", lw=0.7)
+        ax.set_xlim(x.min(), x.max())
+        ax.set_ylim(*window)
+        ax.set_title(panel["title"], fontsize=10)
+    axes[0, 0].set_ylabel("E - E$_{highest\\ occupied}$ (eV)")
+    handles = [plt.Line2D([], [], color=c, lw=w) for c, w in ((VALENCE, 1), (CONDUCTION, 1), (DEFECT, 2))]
+    axes[0, -1].legend(handles, ["below VBM", "above CBM", "defect state"], fontsize=7, loc="upper right")
+    fig.tight_layout()
+    return _finish(fig, path, model)
+
+
+def _tex(label: str) -> str:
+    return "$\\Gamma$" if label in ("\\Gamma", "GAMMA", "G", "Γ") else label
+
+
+def level_trend_figure(points: list[dict], path: Path, model: bool) -> dict[str, Path]:
+    """points: [{"x": H per W, "below_cbm": eV or None, "metallic": bool, "label"}]."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5, 3.6))
+    xs = [p["x"] for p in points if p["below_cbm"] is not None]
+    ys = [p["below_cbm"] for p in points if p["below_cbm"] is not None]
+    ax.plot(xs, ys, "o-", color=DEFECT, label="defect level")
+    metallic = [p["x"] for p in points if p["metallic"]]
+    if metallic:
+        ax.scatter(metallic, [0.0] * len(metallic), marker="s", color=CONDUCTION, zorder=3, label="metallic")
+    ax.axhline(0, color="k", lw=0.7)
+    ax.set_xlabel("x in H$_x$WO$_3$")
+    ax.set_ylabel("level below the CBM (eV)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _finish(fig, path, model)
+
+
+def site_energy_figure(rows: list[dict], path: Path, model: bool) -> dict[str, Path]:
+    """rows: [{"site", "relative_hybrid", "relative_relax"}] (eV)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(4.5, 3.4))
+    sites = [r["site"] for r in rows]
+    x = np.arange(len(rows))
+    ax.bar(x - 0.18, [r["relative_hybrid"] for r in rows], 0.36, color=CONDUCTION, label="hybrid static")
+    ax.bar(x + 0.18, [r["relative_relax"] for r in rows], 0.36, color=VALENCE, label="PBEsol relax")
+    ax.set_xticks(x, sites)
+    ax.set_ylabel("E - E$_{min}$ (eV)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return _finish(fig, path, model)
+
+
+def formation_energy_figure(lines: list[dict], gap: float, path: Path, model: bool) -> dict[str, Path]:
+    """lines: [{"label", "limit", "fermi" array, "energy" array}]."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5, 3.8))
+    for line in lines:
+        ax.plot(line["fermi"], line["energy"], label=f"{line['label']} ({line['limit']})")
+    ax.axvline(0, color="k", lw=0.6)
+    ax.axvline(gap, color="k", lw=0.6)
+    ax.set_xlabel("E$_F$ - E$_{VBM}$ (eV)")
+    ax.set_ylabel("formation energy (eV)")
+    ax.legend(fontsize=6)
+    fig.tight_layout()
+    return _finish(fig, path, model)
