@@ -73,7 +73,11 @@ class OutcarWriter:
                f" k-points in reciprocal lattice and weights: {run.kcomment}\n")
         self.w(rows(np.concatenate([run.kplan.report.kpts, run.kplan.report.weights[:, None]], axis=1), 12, 8,
                     b" ", b"\n").decode())
-        self.w(f"\n\n{SEP}\n\n\n")
+        npw = max(1, int(np.prod(ng) * 0.1))
+        pw = "".join(f" k-point {k + 1:3d} :   {kp[0]:6.4f}{kp[1]:7.4f}{kp[2]:7.4f}  plane waves: {npw:7d}\n"
+                     for k, kp in enumerate(run.kplan.report.kpts))
+        self.w(f"\n\n\n{SEP}\n\n\n{pw}\n maximum and minimum number of plane-waves per node : {npw:9d}{npw:9d}\n"
+               f"\n\n{SEP}\n\n\n")
 
     def scf_step(self, ionic: int, n: int, step, nelect: float, mag: float | None, dt: float = 0.0) -> None:
         magtxt = f" magnetization {mag:15.7f}" if mag is not None else " magnetization"
