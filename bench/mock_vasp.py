@@ -20,8 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "mock_vasp"))
 
-from conftest import (BULK_RELAX, DEFECT_RELAX, HYBRID_STATIC, bulk_structure,  # noqa: E402
-                      write_inputs)
+from conftest import BULK_RELAX, DEFECT_RELAX, HYBRID_STATIC, bulk_structure, write_inputs  # noqa: E402
 
 warnings.filterwarnings("ignore")
 
@@ -59,8 +58,10 @@ def main() -> None:
         args.big_vasprun.mkdir(parents=True, exist_ok=True)
         t, size = run_case("256", args.big_vasprun, tuple(args.mesh) if args.mesh else None)
         vr = (args.big_vasprun / "vasprun.xml").stat().st_size / 1e6
-        print(f"256-atom hybrid LORBIT run in {args.big_vasprun}: {t:.1f} s, vasprun.xml {vr:.0f} MB, "
-              f"all files {size:.0f} MB")
+        print(
+            f"256-atom hybrid LORBIT run in {args.big_vasprun}: {t:.1f} s, vasprun.xml {vr:.0f} MB, "
+            f"all files {size:.0f} MB"
+        )
         return
     print(f"{'case':45s} {'wall s':>8s} {'output MB':>10s}")
     for key in args.only:

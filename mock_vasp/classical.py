@@ -86,7 +86,7 @@ def bond_valence_energy(lattice, frac, species, bv: dict):
         valid[row, slot] = True
         dvec[~valid] = [10.0 * bv["r_off"], 0.0, 0.0]  # far away: switched off
 
-        def e_of(d):
+        def e_of(d, strength=strength, target=target, k_ang=k_ang):
             r = np.sqrt(np.sum(d * d, axis=-1))
             w = switch(r, bv["r_on"], bv["r_off"])
             val = np.sum(w * np.exp((bv["R0"] - r) / bv["b"]), axis=1)

@@ -36,8 +36,16 @@ def log_invocation(directory: Path, system: str, start: float, status: int) -> N
     path = os.environ.get("MOCK_VASP_RUN_LOG")
     if not path:
         return
-    line = json.dumps({"cwd": str(directory), "system": system, "start": start, "end": time.time(),
-                       "exit_status": status, "pid": os.getpid()})
+    line = json.dumps(
+        {
+            "cwd": str(directory),
+            "system": system,
+            "start": start,
+            "end": time.time(),
+            "exit_status": status,
+            "pid": os.getpid(),
+        }
+    )
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         os.write(fd, (line + "\n").encode())

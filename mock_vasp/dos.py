@@ -50,8 +50,14 @@ def total_dos(eigs: np.ndarray, kweights: np.ndarray, grid: np.ndarray, sigma: f
     return dos, integrated
 
 
-def partial_dos(eigs: np.ndarray, kweights: np.ndarray, proj: np.ndarray, grid: np.ndarray, sigma: float,
-                degeneracy: float) -> np.ndarray:
+def partial_dos(
+    eigs: np.ndarray,
+    kweights: np.ndarray,
+    proj: np.ndarray,
+    grid: np.ndarray,
+    sigma: float,
+    degeneracy: float,
+) -> np.ndarray:
     """Projected DOS (n_grid, natoms, 9) for one spin; proj has shape (nk, nb, natoms, 9)."""
     nk, nb, na, nc = proj.shape
     w = np.repeat(kweights[:, None], nb, axis=1).ravel() * degeneracy

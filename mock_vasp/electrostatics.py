@@ -54,8 +54,15 @@ def gvectors(lattice: np.ndarray, sigma: float, tol: float = 1e-12) -> np.ndarra
 class DefectField:
     """Potential of the defect charges at arbitrary points, its gradients and the charge energy."""
 
-    def __init__(self, lattice, charges: np.ndarray, centres_frac: np.ndarray, sigma: float, eps: float,
-                 hkl: np.ndarray | None = None):
+    def __init__(
+        self,
+        lattice,
+        charges: np.ndarray,
+        centres_frac: np.ndarray,
+        sigma: float,
+        eps: float,
+        hkl: np.ndarray | None = None,
+    ):
         self.lattice = np.asarray(lattice, float)
         self.q = np.asarray(charges, float)
         self.centres = np.asarray(centres_frac, float)

@@ -17,8 +17,20 @@ from pathlib import Path
 from mock_vasp.errors import VaspError
 
 STATE_FILE = ".mock_vasp_faults.json"
-KNOWN = {"zbrent", "edddav", "eddrmm", "brmix", "too_few_bands", "edwav", "kmesh", "nelm", "frozen",
-         "walltime", "killed", "memory"}
+KNOWN = {
+    "zbrent",
+    "edddav",
+    "eddrmm",
+    "brmix",
+    "too_few_bands",
+    "edwav",
+    "kmesh",
+    "nelm",
+    "frozen",
+    "walltime",
+    "killed",
+    "memory",
+}
 
 
 @dataclass

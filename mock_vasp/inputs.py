@@ -210,8 +210,9 @@ def read_kpoints(path: Path, lattice: np.ndarray) -> KpointsFile:
                     pts.append([float(x) for x in toks[:3]])
                     lab = ln.split("!")[1].strip() if "!" in ln else None
                     labels.append(lab)
-            return KpointsFile(comment, "line", kpts=np.array(pts), labels=labels,
-                               cartesian=coord in "ck", line_density=nk)
+            return KpointsFile(
+                comment, "line", kpts=np.array(pts), labels=labels, cartesian=coord in "ck", line_density=nk
+            )
         coord = style.strip()[:1].lower()
         pts, weights, labels = [], [], []
         for ln in lines[3 : 3 + nk]:
@@ -222,8 +223,14 @@ def read_kpoints(path: Path, lattice: np.ndarray) -> KpointsFile:
             labels.append(None if lab in (None, "None") else lab)
         if len(pts) != nk:
             raise VaspError(f"ERROR: KPOINTS announces {nk} k-points but lists {len(pts)}")
-        return KpointsFile(comment, "explicit", kpts=np.array(pts), weights=np.array(weights),
-                           labels=labels, cartesian=coord in "ck")
+        return KpointsFile(
+            comment,
+            "explicit",
+            kpts=np.array(pts),
+            weights=np.array(weights),
+            labels=labels,
+            cartesian=coord in "ck",
+        )
     except (IndexError, ValueError) as exc:
         raise VaspError(f"ERROR: the KPOINTS file could not be read ({exc})") from exc
 

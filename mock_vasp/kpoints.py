@@ -95,7 +95,10 @@ def _symmetry_reduce(kfull, mesh, off, lattice, frac, types, symprec):
         return None
     is_shift = [int(round(x)) % 2 for x in twice]
     mapping, grid = spglib.get_ir_reciprocal_mesh(
-        np.asarray(mesh, int), (lattice, frac, types), is_shift=is_shift, is_time_reversal=True,
+        np.asarray(mesh, int),
+        (lattice, frac, types),
+        is_shift=is_shift,
+        is_time_reversal=True,
         symprec=symprec,
     )
     # spglib's grid is also x fastest; map its representatives onto our ordering
@@ -109,8 +112,9 @@ def _symmetry_reduce(kfull, mesh, off, lattice, frac, types, symprec):
     return reps, counts
 
 
-def plan_kpoints(kfile: KpointsFile, lattice, frac, types, isym: int, symprec: float,
-                 lhfcalc: bool) -> KpointPlan:
+def plan_kpoints(
+    kfile: KpointsFile, lattice, frac, types, isym: int, symprec: float, lhfcalc: bool
+) -> KpointPlan:
     """Turn a KPOINTS file into the reported and solved k-point sets."""
     if kfile.mode in ("gamma", "monkhorst"):
         if any(n < 1 for n in kfile.mesh):
@@ -129,8 +133,16 @@ def plan_kpoints(kfile: KpointsFile, lattice, frac, types, isym: int, symprec: f
             reps, counts = sym
             report = KpointSet(kfull[reps], counts / counts.sum(), int_weights=counts)
             mapping = tr_owner[reps]
-        return KpointPlan(report, physics, mapping, kfile.mode, tuple(kfile.mesh), tuple(kfile.shift),
-                          "Gamma" if kfile.mode == "gamma" else "Monkhorst-Pack", len(kfull))
+        return KpointPlan(
+            report,
+            physics,
+            mapping,
+            kfile.mode,
+            tuple(kfile.mesh),
+            tuple(kfile.shift),
+            "Gamma" if kfile.mode == "gamma" else "Monkhorst-Pack",
+            len(kfull),
+        )
     if kfile.mode == "line":
         pts = kfile.kpts
         if kfile.cartesian:

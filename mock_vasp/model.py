@@ -78,8 +78,15 @@ class Result:
 class Model:
     """One run's model: parameters, the atoms' species and the defect charges of the input geometry."""
 
-    def __init__(self, params: dict, species: list[str], semicore: list[tuple[str, ...]], physics: Physics,
-                 defect_weights: np.ndarray, net_charge: float):
+    def __init__(
+        self,
+        params: dict,
+        species: list[str],
+        semicore: list[tuple[str, ...]],
+        physics: Physics,
+        defect_weights: np.ndarray,
+        net_charge: float,
+    ):
         self.p = params
         self.species = list(species)
         self.semicore = semicore
@@ -88,7 +95,9 @@ class Model:
         self.net_charge = net_charge
         self.defect_atoms = np.nonzero(defect_weights > 0)[0]
         wsum = defect_weights.sum()
-        self.defect_charges = (net_charge * defect_weights[self.defect_atoms] / wsum) if wsum > 0 else np.zeros(0)
+        self.defect_charges = (
+            (net_charge * defect_weights[self.defect_atoms] / wsum) if wsum > 0 else np.zeros(0)
+        )
         es = params["defect_charge"]
         self.sigma_q = es["sigma"]
         self.eps = es["eps_eff"]
@@ -140,7 +149,9 @@ class Model:
     def field(self, lattice, frac) -> DefectField:
         return DefectField(lattice, self.defect_charges, frac[self.defect_atoms], self.sigma_q, self.eps)
 
-    def evaluate(self, lattice, frac, kpts: np.ndarray, weights: np.ndarray, want_forces: bool = True) -> Result:
+    def evaluate(
+        self, lattice, frac, kpts: np.ndarray, weights: np.ndarray, want_forces: bool = True
+    ) -> Result:
         lattice = np.asarray(lattice, float)
         frac = np.asarray(frac, float)
         ph = self.phys
@@ -160,8 +171,14 @@ class Model:
         nb = ph.nbands
         n_flat_below = int(np.sum(flat.atom >= 0))
         # combined bands: semicore (flat, below), tight-binding, padding (flat, above)
-        all_e = np.concatenate([np.repeat(flat.energies[None, :n_flat_below], nk, 0), eig_tb,
-                                np.repeat(flat.energies[None, n_flat_below:], nk, 0)], axis=1)
+        all_e = np.concatenate(
+            [
+                np.repeat(flat.energies[None, :n_flat_below], nk, 0),
+                eig_tb,
+                np.repeat(flat.energies[None, n_flat_below:], nk, 0),
+            ],
+            axis=1,
+        )
         order = np.argsort(all_e, axis=1, kind="stable")[:, :nb]
         eig = np.take_along_axis(all_e, order, axis=1)
 
@@ -185,8 +202,9 @@ class Model:
         is_tb = (tb_index >= 0) & (tb_index < n_tb)
         d_orbital = np.array([tb.basis.shell[a] == "d" for a in tb.basis.atom_of_orbital])
         if spins == 2 and abs(channels[0] - channels[1]) > 1e-9:
-            eig_spin, occ, mus = self._exchange_split(tb, vecs, eig, order, is_tb, tb_index, occ, weights,
-                                                      channels, sigma, capacity, d_orbital)
+            eig_spin, occ, mus = self._exchange_split(
+                tb, vecs, eig, order, is_tb, tb_index, occ, weights, channels, sigma, capacity, d_orbital
+            )
 
         # free energy pieces
         scale = 2.0 if spins == 1 else 1.0
@@ -195,8 +213,11 @@ class Model:
         band_energy = float(np.sum(wk * occ_tb * np.repeat(eig[None], spins, 0)))
         ent = 0.0
         for s in range(spins):
-            ent += scale * sigma * float(np.sum(weights[:, None] * entropy_term((eig_spin[s] - mus[s]) / sigma,
-                                                                                 ph.ismear)))
+            ent += (
+                scale
+                * sigma
+                * float(np.sum(weights[:, None] * entropy_term((eig_spin[s] - mus[s]) / sigma, ph.ismear)))
+            )
         # density matrices for populations and forces
         pops_orb = np.zeros(n_tb)
         density = None
@@ -225,8 +246,14 @@ class Model:
         e_ref = float(sum(self.p["reference_energies"][s] for s in self.species))
         e_wo = band_energy + e_u0 + e_q + e_pair + e_ref
         e_free = e_wo + ent
-        comps = {"band": band_energy, "defect_core": e_u0, "defect_charges": e_q, "pair": e_pair,
-                 "reference": e_ref, "entropy": ent}
+        comps = {
+            "band": band_energy,
+            "defect_core": e_u0,
+            "defect_charges": e_q,
+            "pair": e_pair,
+            "reference": e_ref,
+            "entropy": ent,
+        }
 
         forces = np.zeros((self.natoms, 3))
         virial = np.zeros((3, 3))
@@ -246,17 +273,32 @@ class Model:
         projections = None
         if self.phys.want_projections:
             projections = self._projections(tb, vecs, order, is_tb, tb_index, flat, n_flat_below)
-        populations, magnet = self._atom_populations(tb, vecs, is_tb, tb_index, occ, weights, flat, order,
-                                                     n_flat_below, scale)
+        populations, magnet = self._atom_populations(
+            tb, vecs, is_tb, tb_index, occ, weights, flat, order, n_flat_below, scale
+        )
         efermi = max(mus)
-        return Result(e_free, e_wo, e_free - 0.5 * ent, comps, forces, stress, eig_spin, occ, efermi,
-                      projections, populations, magnet, potential,
-                      float(magnet.sum()) if spins == 2 else 0.0,
-                      extra={"defect_field": fld, "mus": mus, "dq": dq})
+        return Result(
+            e_free,
+            e_wo,
+            e_free - 0.5 * ent,
+            comps,
+            forces,
+            stress,
+            eig_spin,
+            occ,
+            efermi,
+            projections,
+            populations,
+            magnet,
+            potential,
+            float(magnet.sum()) if spins == 2 else 0.0,
+            extra={"defect_field": fld, "mus": mus, "dq": dq},
+        )
 
     # --------------------------------------------------------------------------- helpers
-    def _exchange_split(self, tb, vecs, eig, order, is_tb, tb_index, occ, weights, channels, sigma, capacity,
-                        d_orbital):
+    def _exchange_split(
+        self, tb, vecs, eig, order, is_tb, tb_index, occ, weights, channels, sigma, capacity, d_orbital
+    ):
         """First-order Stoner splitting of the spin channels by the moments on W 5d (one shot)."""
         stoner = self.p["exchange_splitting"]["stoner_I"]
         nk, nb = eig.shape
@@ -330,7 +372,9 @@ class Model:
         vir = np.zeros((3, 3))
 
         def energy(lat):
-            fld = DefectField(lat, self.defect_charges, frac[self.defect_atoms], self.sigma_q, self.eps, hkl=hkl)
+            fld = DefectField(
+                lat, self.defect_charges, frac[self.defect_atoms], self.sigma_q, self.eps, hkl=hkl
+            )
             return fld.charge_energy()[0] + float(np.sum(dq * fld.electron_potential(frac)))
 
         for a in range(3):

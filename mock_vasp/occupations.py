@@ -42,8 +42,9 @@ def entropy_term(x: np.ndarray, ismear: int) -> np.ndarray:
     return -0.5 / SQPI * np.exp(-x * x)
 
 
-def fermi_level(eigs: np.ndarray, weights: np.ndarray, nelect: float, sigma: float, ismear: int,
-                capacity: float) -> float:
+def fermi_level(
+    eigs: np.ndarray, weights: np.ndarray, nelect: float, sigma: float, ismear: int, capacity: float
+) -> float:
     """Chemical potential giving `nelect` electrons; eigs (nk, nb), weights sum to 1."""
     flat = np.sort(eigs.ravel())
     w_sorted = np.repeat(weights[:, None], eigs.shape[1], axis=1).ravel()[np.argsort(eigs.ravel())]

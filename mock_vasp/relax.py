@@ -93,8 +93,10 @@ class Optimizer:
 
     def _cap(self, step, n_atoms):
         pos = step[: 3 * n_atoms].reshape(n_atoms, 3)
-        longest = max(float(np.max(np.linalg.norm(pos, axis=1))) if n_atoms else 0.0,
-                      float(np.max(np.abs(step[3 * n_atoms :]))) if len(step) > 3 * n_atoms else 0.0)
+        longest = max(
+            float(np.max(np.linalg.norm(pos, axis=1))) if n_atoms else 0.0,
+            float(np.max(np.abs(step[3 * n_atoms :]))) if len(step) > 3 * n_atoms else 0.0,
+        )
         if longest > self.max_step:
             step = step * (self.max_step / longest)
         return step
@@ -117,8 +119,9 @@ class Optimizer:
             if sy > 1e-10:
                 rho = 1.0 / sy
                 eye = np.eye(dim)
-                self.h_inv = (eye - rho * np.outer(s, y)) @ self.h_inv @ (eye - rho * np.outer(y, s)) + rho * np.outer(
-                    s, s)
+                self.h_inv = (eye - rho * np.outer(s, y)) @ self.h_inv @ (
+                    eye - rho * np.outer(y, s)
+                ) + rho * np.outer(s, s)
         self.prev = (x.copy(), g.copy())
         return x + self._cap(-self.h_inv @ g, n_atoms)
 

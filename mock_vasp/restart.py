@@ -17,9 +17,17 @@ from mock_vasp import MARK
 HEADER = f"{MARK} WAVECAR (model restart file, not VASP's binary format)"
 
 
-def write_wavecar(path: Path, kpts: np.ndarray, nbands: int, ispin: int, eig: np.ndarray, encut: float) -> None:
-    data = {"format": HEADER, "nbands": nbands, "ispin": ispin, "encut": encut,
-            "kpoints": np.round(kpts, 8).tolist(), "eigenvalues_first_band": np.round(eig[:, :, 0], 6).tolist()}
+def write_wavecar(
+    path: Path, kpts: np.ndarray, nbands: int, ispin: int, eig: np.ndarray, encut: float
+) -> None:
+    data = {
+        "format": HEADER,
+        "nbands": nbands,
+        "ispin": ispin,
+        "encut": encut,
+        "kpoints": np.round(kpts, 8).tolist(),
+        "eigenvalues_first_band": np.round(eig[:, :, 0], 6).tolist(),
+    }
     path.write_text(json.dumps(data))
 
 
@@ -39,5 +47,11 @@ def read_wavecar(path: Path, kpts: np.ndarray) -> tuple[bool, int, str]:
             matched += 1
     if matched == len(kpts):
         return True, matched, " reading WAVECAR: all k-points found, restarting from the stored wavefunctions"
-    return matched > 0, matched, (f" WARNING: WAVECAR holds a different k-point set: wavefunctions for "
-                                  f"{len(kpts) - matched} of {len(kpts)} k-points are initialised randomly")
+    return (
+        matched > 0,
+        matched,
+        (
+            f" WARNING: WAVECAR holds a different k-point set: wavefunctions for "
+            f"{len(kpts) - matched} of {len(kpts)} k-points are initialised randomly"
+        ),
+    )

@@ -26,8 +26,16 @@ from mock_vasp.scf_history import history, start_offset
 from mock_vasp.validation import check_incar, check_nbands, check_nelect, check_species, default_nbands
 from mock_vasp.volumetric import density_grid, fft_grid, locpot_grid, write_volumetric
 from mock_vasp.write_outcar import OutcarWriter
-from mock_vasp.write_text import (OSZICAR_HEADER, doscar_text, eigenval_text, ibzkpt_text, ionic_line,
-                                  poscar_text, procar_bytes, scf_line)
+from mock_vasp.write_text import (
+    OSZICAR_HEADER,
+    doscar_text,
+    eigenval_text,
+    ibzkpt_text,
+    ionic_line,
+    poscar_text,
+    procar_bytes,
+    scf_line,
+)
 from mock_vasp.write_vasprun import VasprunWriter
 
 
@@ -101,20 +109,29 @@ class Run:
         self.algo = str(inc.get("ALGO", "Normal"))
         gga = str(inc.get("GGA", "--")).upper()
         self.physics = Physics(
-            nelect=nelect, nbands=nbands, ispin=ispin,
+            nelect=nelect,
+            nbands=nbands,
+            ispin=ispin,
             nupdown=float(inc["NUPDOWN"]) if "NUPDOWN" in inc else None,
-            ismear=int(inc.get("ISMEAR", 1)), sigma=float(inc.get("SIGMA", 0.2)), lhfcalc=lhf,
-            aexx=float(inc.get("AEXX", 0.25 if lhf else 0.0)), hfscreen=float(inc.get("HFSCREEN", 0.0)),
-            gga=gga if gga != "--" else "PE", want_projections=self.lorbit >= 10)
+            ismear=int(inc.get("ISMEAR", 1)),
+            sigma=float(inc.get("SIGMA", 0.2)),
+            lhfcalc=lhf,
+            aexx=float(inc.get("AEXX", 0.25 if lhf else 0.0)),
+            hfscreen=float(inc.get("HFSCREEN", 0.0)),
+            gga=gga if gga != "--" else "PE",
+            want_projections=self.lorbit >= 10,
+        )
         self.lattice0 = self.poscar.lattice
         self.frac0 = self.poscar.frac
         types = [self.poscar.species.index(s) + 1 for s in self.atom_species]
-        self.kplan = plan_kpoints(kfile, self.lattice0, self.frac0, types, self.isym,
-                                  float(inc.get("SYMPREC", 1e-5)), lhf)
+        self.kplan = plan_kpoints(
+            kfile, self.lattice0, self.frac0, types, self.isym, float(inc.get("SYMPREC", 1e-5)), lhf
+        )
         self.kcomment = kfile.comment
         self.grid, self.fine_grid = fft_grid(self.lattice0, self.encut, self.prec)
-        weights = defect_sites(self.lattice0, self.frac0, self.atom_species,
-                               self.params["defect_charge"]["bond_cutoff"])
+        weights = defect_sites(
+            self.lattice0, self.frac0, self.atom_species, self.params["defect_charge"]["bond_cutoff"]
+        )
         semicore = []
         for s in self.atom_species:
             pot = self.potcars[self.poscar.species.index(s)]
@@ -125,31 +142,80 @@ class Run:
     def _parameters_out(self, gga_raw: str) -> dict:
         inc = self.incar
         ph = self.physics
-        p = {"SYSTEM": self.system, "LCOMPAT": False, "PREC": self.prec.lower()[:6], "ENMAX": self.encut,
-             "ENAUG": float(inc.get("ENAUG", 2 * self.encut)), "EDIFF": self.ediff,
-             "IALGO": 38, "NBANDS": ph.nbands, "NELECT": ph.nelect, "ISMEAR": ph.ismear, "SIGMA": ph.sigma,
-             "KSPACING": float(inc.get("KSPACING", 0.5)), "KGAMMA": bool(inc.get("KGAMMA", True)),
-             "LREAL": bool(inc.get("LREAL", False)) if isinstance(inc.get("LREAL", False), bool) else True,
-             "ISTART": self.istart, "ICHARG": self.icharg, "INIWAV": 1, "ISPIN": ph.ispin,
-             "LNONCOLLINEAR": False, "NUPDOWN": ph.nupdown if ph.nupdown is not None else -1.0,
-             "LSORBIT": False, "LASPH": bool(inc.get("LASPH", False)), "LMETAGGA": False,
-             "NELM": self.nelm, "NELMDL": self.nelmdl, "NELMIN": self.nelmin, "TIME": float(inc.get("TIME", 0.4)),
-             "AMIX": float(inc.get("AMIX", 0.4)), "BMIX": float(inc.get("BMIX", 1.0)),
-             "NGX": self.grid[0], "NGY": self.grid[1], "NGZ": self.grid[2], "NGXF": self.fine_grid[0],
-             "NGYF": self.fine_grid[1], "NGZF": self.fine_grid[2], "ADDGRID": bool(inc.get("ADDGRID", False)),
-             "NSW": self.nsw, "IBRION": self.ibrion, "ISIF": self.isif, "PSTRESS": float(inc.get("PSTRESS", 0.0)),
-             "EDIFFG": self.ediffg, "POTIM": self.potim, "ISYM": self.isym,
-             "SYMPREC": float(inc.get("SYMPREC", 1e-5)), "LORBIT": self.lorbit, "NEDOS": self.nedos,
-             "EMIN": float(inc.get("EMIN", 10.0)), "EMAX": float(inc.get("EMAX", -10.0)), "EFERMI": 0.0,
-             "NWRITE": 2, "LWAVE": bool(inc.get("LWAVE", True)), "LCHARG": bool(inc.get("LCHARG", True)),
-             "LVTOT": bool(inc.get("LVTOT", False)), "LVHAR": bool(inc.get("LVHAR", False)),
-             "LELF": False, "LOPTICS": False, "NPAR": int(inc.get("NPAR", 1)), "NCORE": int(inc.get("NCORE", 1)),
-             "KPAR": int(inc.get("KPAR", 1)), "NSIM": int(inc.get("NSIM", 4)),
-             "POMASS": [p.info.mass if p.info else 1.0 for p in self.potcars], "GGA_COMPAT": True,
-             "LDAU": False, "GGA": gga_raw, "LHFCALC": ph.lhfcalc,
-             "PRECFOCK": str(inc.get("PRECFOCK", "")), "AEXX": ph.aexx if ph.lhfcalc else 0.0,
-             "AGGAX": 1.0 - (ph.aexx if ph.lhfcalc else 0.0), "HFSCREEN": ph.hfscreen if ph.lhfcalc else 0.0,
-             "LUSE_VDW": False, "IVDW": 0, "LEPSILON": False}
+        p = {
+            "SYSTEM": self.system,
+            "LCOMPAT": False,
+            "PREC": self.prec.lower()[:6],
+            "ENMAX": self.encut,
+            "ENAUG": float(inc.get("ENAUG", 2 * self.encut)),
+            "EDIFF": self.ediff,
+            "IALGO": 38,
+            "NBANDS": ph.nbands,
+            "NELECT": ph.nelect,
+            "ISMEAR": ph.ismear,
+            "SIGMA": ph.sigma,
+            "KSPACING": float(inc.get("KSPACING", 0.5)),
+            "KGAMMA": bool(inc.get("KGAMMA", True)),
+            "LREAL": bool(inc.get("LREAL", False)) if isinstance(inc.get("LREAL", False), bool) else True,
+            "ISTART": self.istart,
+            "ICHARG": self.icharg,
+            "INIWAV": 1,
+            "ISPIN": ph.ispin,
+            "LNONCOLLINEAR": False,
+            "NUPDOWN": ph.nupdown if ph.nupdown is not None else -1.0,
+            "LSORBIT": False,
+            "LASPH": bool(inc.get("LASPH", False)),
+            "LMETAGGA": False,
+            "NELM": self.nelm,
+            "NELMDL": self.nelmdl,
+            "NELMIN": self.nelmin,
+            "TIME": float(inc.get("TIME", 0.4)),
+            "AMIX": float(inc.get("AMIX", 0.4)),
+            "BMIX": float(inc.get("BMIX", 1.0)),
+            "NGX": self.grid[0],
+            "NGY": self.grid[1],
+            "NGZ": self.grid[2],
+            "NGXF": self.fine_grid[0],
+            "NGYF": self.fine_grid[1],
+            "NGZF": self.fine_grid[2],
+            "ADDGRID": bool(inc.get("ADDGRID", False)),
+            "NSW": self.nsw,
+            "IBRION": self.ibrion,
+            "ISIF": self.isif,
+            "PSTRESS": float(inc.get("PSTRESS", 0.0)),
+            "EDIFFG": self.ediffg,
+            "POTIM": self.potim,
+            "ISYM": self.isym,
+            "SYMPREC": float(inc.get("SYMPREC", 1e-5)),
+            "LORBIT": self.lorbit,
+            "NEDOS": self.nedos,
+            "EMIN": float(inc.get("EMIN", 10.0)),
+            "EMAX": float(inc.get("EMAX", -10.0)),
+            "EFERMI": 0.0,
+            "NWRITE": 2,
+            "LWAVE": bool(inc.get("LWAVE", True)),
+            "LCHARG": bool(inc.get("LCHARG", True)),
+            "LVTOT": bool(inc.get("LVTOT", False)),
+            "LVHAR": bool(inc.get("LVHAR", False)),
+            "LELF": False,
+            "LOPTICS": False,
+            "NPAR": int(inc.get("NPAR", 1)),
+            "NCORE": int(inc.get("NCORE", 1)),
+            "KPAR": int(inc.get("KPAR", 1)),
+            "NSIM": int(inc.get("NSIM", 4)),
+            "POMASS": [p.info.mass if p.info else 1.0 for p in self.potcars],
+            "GGA_COMPAT": True,
+            "LDAU": False,
+            "GGA": gga_raw,
+            "LHFCALC": ph.lhfcalc,
+            "PRECFOCK": str(inc.get("PRECFOCK", "")),
+            "AEXX": ph.aexx if ph.lhfcalc else 0.0,
+            "AGGAX": 1.0 - (ph.aexx if ph.lhfcalc else 0.0),
+            "HFSCREEN": ph.hfscreen if ph.lhfcalc else 0.0,
+            "LUSE_VDW": False,
+            "IVDW": 0,
+            "LEPSILON": False,
+        }
         if ph.ispin == 2:
             mag = self.incar.get("MAGMOM", [1.0] * self.natoms)
             p["MAGMOM"] = [float(x) for x in (mag if isinstance(mag, list) else [mag] * self.natoms)]
@@ -184,14 +250,20 @@ class Run:
 
     # ---------------------------------------------------------------------- run
     def execute(self) -> int:
-        self.faults = FaultPlan(self.dir, str(read_incar(self.dir / "INCAR").get("SYSTEM", "unknown system"))
-                                if (self.dir / "INCAR").is_file() else "")
+        self.faults = FaultPlan(
+            self.dir,
+            str(read_incar(self.dir / "INCAR").get("SYSTEM", "unknown system"))
+            if (self.dir / "INCAR").is_file()
+            else "",
+        )
         self.say(f" {MARK_BANNER}\n running on    1 total cores\n vasp.{VASP_VERSION} ({MARK_BANNER})")
         self.setup()
         self._startup_faults()
-        self.say(f" POSCAR found type information on POSCAR  {' '.join(self.poscar.species)}\n"
-                 f" POSCAR found :  {len(self.poscar.species)} types and {self.natoms:7d} ions\n"
-                 " POSCAR, INCAR and KPOINTS ok, starting setup")
+        self.say(
+            f" POSCAR found type information on POSCAR  {' '.join(self.poscar.species)}\n"
+            f" POSCAR found :  {len(self.poscar.species)} types and {self.natoms:7d} ions\n"
+            " POSCAR, INCAR and KPOINTS ok, starting setup"
+        )
         fresh = True
         if self.istart >= 1:
             usable, matched, msg = read_wavecar(self.dir / "WAVECAR", self.kplan.report.kpts)
@@ -231,13 +303,29 @@ class Run:
             force_nelm = nelm_fault is not None and n >= nelm_fault.ionic
             if force_nelm and n == nelm_fault.ionic:
                 self.faults.fire(nelm_fault)
-            offset = start_offset(self.natoms, fresh and n == 1, None if n == 1 else
-                                  (result.energy_free - prev_energy), self.params["scf"])
+            offset = start_offset(
+                self.natoms,
+                fresh and n == 1,
+                None if n == 1 else (result.energy_free - prev_energy),
+                self.params["scf"],
+            )
             if n == 1 and not fresh:
                 offset = start_offset(self.natoms, False, None, self.params["scf"])
-            steps = history(result.energy_free, offset, self.ediff, self.nelm, self.nelmin, self.algo,
-                            self.physics.nbands, len(self.kplan.physics), f"{self.system}|{n}|{result.energy_free:.8f}",
-                            fresh and n == 1, self.nelmdl, force_nelm, self.params["scf"])
+            steps = history(
+                result.energy_free,
+                offset,
+                self.ediff,
+                self.nelm,
+                self.nelmin,
+                self.algo,
+                self.physics.nbands,
+                len(self.kplan.physics),
+                f"{self.system}|{n}|{result.energy_free:.8f}",
+                fresh and n == 1,
+                self.nelmdl,
+                force_nelm,
+                self.params["scf"],
+            )
             if n == 1:
                 self.say(OSZICAR_HEADER.rstrip("\n"))
                 oszicar.write(OSZICAR_HEADER)
@@ -261,22 +349,36 @@ class Run:
             loop_time = time.time() - t_step
             self.vasprun.calculation(lattice, frac, steps, result, loop_time)
             self.outcar.ionic_end(self, n, lattice, frac, result, converged_el, loop_time)
-            (d / "CONTCAR").write_text(poscar_text(self.poscar.comment, lattice, self.poscar.species,
-                                                   self.poscar.counts, frac, self.poscar.selective))
+            (d / "CONTCAR").write_text(
+                poscar_text(
+                    self.poscar.comment,
+                    lattice,
+                    self.poscar.species,
+                    self.poscar.counts,
+                    frac,
+                    self.poscar.selective,
+                )
+            )
             if (f := self.faults.due("killed", n)) is not None:
                 self.faults.fire(f)
                 self._log_and_kill()
             if (f := self.faults.due("zbrent", n)) is not None:
                 self.faults.fire(f)
-                raise VaspError(" ZBRENT: fatal error in bracketing\n     please rerun with smaller EDIFF, or copy "
-                                "CONTCAR\n     to POSCAR and continue")
+                raise VaspError(
+                    " ZBRENT: fatal error in bracketing\n     please rerun with smaller EDIFF, or copy "
+                    "CONTCAR\n     to POSCAR and continue"
+                )
             # convergence
-            grad = coords.gradient(x, result.forces, -result.stress_kbar / 1602.1766208 * abs(np.linalg.det(lattice)))
+            grad = coords.gradient(
+                x, result.forces, -result.stress_kbar / 1602.1766208 * abs(np.linalg.det(lattice))
+            )
             if nsteps > 1:
                 if self.ediffg < 0:
                     converged = coords.max_force(grad) < abs(self.ediffg)
                 else:
-                    converged = prev_energy is not None and abs(result.energy_free - prev_energy) < self.ediffg
+                    converged = (
+                        prev_energy is not None and abs(result.energy_free - prev_energy) < self.ediffg
+                    )
             prev_energy = result.energy_free
             lstop, labort = read_stopcar(d)
             if lstop or labort:
@@ -291,12 +393,13 @@ class Run:
             if n < nsteps:
                 self.vasprun.end_calculation()
                 x = optimizer.step(x, result.energy_free, grad, self.natoms)
-                self.say(f" BRION: g(F)=  {float(np.mean(result.forces ** 2)):.3E} g(S)=  0.000E+00")
+                self.say(f" BRION: g(F)=  {float(np.mean(result.forces**2)):.3E} g(S)=  0.000E+00")
         oszicar.close()
         if self.physics.want_projections and result.projections is None:
             self.model.phys.want_projections = True
-            result = self.model.evaluate(lattice, frac, self.kplan.physics.kpts, self.kplan.physics.weights,
-                                         want_forces=False)
+            result = self.model.evaluate(
+                lattice, frac, self.kplan.physics.kpts, self.kplan.physics.weights, want_forces=False
+            )
         self._final_outputs(lattice, frac, result)
         self.outcar.finish(time.time() - self.t0)
         self.say(" writing wavefunctions" if self.incar.get("LWAVE", True) else " done")
@@ -313,7 +416,9 @@ class Run:
             raise VaspError(" mock-vasp: injected fault 'memory' (see std_err.txt)", exit_code=137)
         if (x := f.due("kmesh", 1)) is not None:
             f.fire(x)
-            raise VaspError(" VERY BAD NEWS! internal error in subroutine IBZKPT:\n Fatal error detecting k-mesh")
+            raise VaspError(
+                " VERY BAD NEWS! internal error in subroutine IBZKPT:\n Fatal error detecting k-mesh"
+            )
         if (x := f.due("too_few_bands", 1)) is not None:
             f.fire(x)
             self.outcar_stub()
@@ -355,8 +460,7 @@ class Run:
         eig, occ = self.reported_bands(result)
         kset = self.kplan.report
         self.vasprun.eigenvalues(eig, occ)
-        grid = energy_grid(eig, self.nedos, ph.sigma,
-                           *(self._emin_emax()))
+        grid = energy_grid(eig, self.nedos, ph.sigma, *(self._emin_emax()))
         deg = 2.0 if ph.ispin == 1 else 1.0
         tdos = np.zeros((ph.ispin, len(grid)))
         idos = np.zeros_like(tdos)
@@ -364,30 +468,46 @@ class Run:
             tdos[s], idos[s] = total_dos(eig[s], kset.weights, grid, ph.sigma, deg)
         pdos = None
         if result.projections is not None:
-            pdos = np.stack([partial_dos(eig[s], kset.weights, self.reported_projections(result, s), grid,
-                                         ph.sigma, deg) for s in range(ph.ispin)])
+            pdos = np.stack(
+                [
+                    partial_dos(
+                        eig[s], kset.weights, self.reported_projections(result, s), grid, ph.sigma, deg
+                    )
+                    for s in range(ph.ispin)
+                ]
+            )
         self.vasprun.dos(result.efermi, grid, tdos, idos, pdos)
         if result.projections is not None:
             self.vasprun.projected(eig, occ, lambda s: self.reported_projections(result, s))
-            (d / "PROCAR").write_bytes(procar_bytes(kset, eig, occ, lambda s: self.reported_projections(result, s),
-                                                    self.natoms))
+            (d / "PROCAR").write_bytes(
+                procar_bytes(kset, eig, occ, lambda s: self.reported_projections(result, s), self.natoms)
+            )
         self.vasprun.end_calculation()
         self.vasprun.finish(lattice, frac, self.poscar.selective)
-        (d / "EIGENVAL").write_text(eigenval_text(self.system, self.natoms, ph.ispin, ph.nelect, lattice, kset.kpts,
-                                                  kset.weights, eig, occ))
-        (d / "DOSCAR").write_bytes(doscar_text(self.system, self.natoms, lattice, result.efermi, grid, tdos, idos,
-                                               pdos))
+        (d / "EIGENVAL").write_text(
+            eigenval_text(
+                self.system, self.natoms, ph.ispin, ph.nelect, lattice, kset.kpts, kset.weights, eig, occ
+            )
+        )
+        (d / "DOSCAR").write_bytes(
+            doscar_text(self.system, self.natoms, lattice, result.efermi, grid, tdos, idos, pdos)
+        )
         (d / "IBZKPT").write_text(ibzkpt_text(kset))
         if self.incar.get("LVHAR", False) or self.incar.get("LVTOT", False):
-            pot = locpot_grid(lattice, frac, self.atom_species, self.params, result.extra["defect_field"], self.grid)
-            write_volumetric(d / "LOCPOT", self.system, lattice, self.poscar.species, self.poscar.counts, frac, [pot])
+            pot = locpot_grid(
+                lattice, frac, self.atom_species, self.params, result.extra["defect_field"], self.grid
+            )
+            write_volumetric(
+                d / "LOCPOT", self.system, lattice, self.poscar.species, self.poscar.counts, frac, [pot]
+            )
         if self.incar.get("LCHARG", True):
             pops = result.populations.sum(axis=1)
             blocks = [density_grid(lattice, frac, pops, 0.6, self.grid)]
             if ph.ispin == 2:
                 blocks.append(density_grid(lattice, frac, result.magnetization.sum(axis=1), 0.6, self.grid))
-            write_volumetric(d / "CHGCAR", self.system, lattice, self.poscar.species, self.poscar.counts, frac,
-                             blocks)
+            write_volumetric(
+                d / "CHGCAR", self.system, lattice, self.poscar.species, self.poscar.counts, frac, blocks
+            )
         if self.incar.get("LWAVE", True):
             write_wavecar(d / "WAVECAR", kset.kpts, ph.nbands, ph.ispin, eig, self.encut)
 

@@ -41,9 +41,21 @@ def algo_key(algo: str) -> str:
     return "normal"
 
 
-def history(final_energy: float, start_offset: float, ediff: float, nelm: int, nelmin: int, algo: str,
-            nbands: int, nkpts: int, seed_text: str, fresh: bool, nelmdl: int, force_nelm: bool,
-            params: dict) -> list[ScfStep]:
+def history(
+    final_energy: float,
+    start_offset: float,
+    ediff: float,
+    nelm: int,
+    nelmin: int,
+    algo: str,
+    nbands: int,
+    nkpts: int,
+    seed_text: str,
+    fresh: bool,
+    nelmdl: int,
+    force_nelm: bool,
+    params: dict,
+) -> list[ScfStep]:
     """The electronic steps of one ionic step, ending at `final_energy` unless NELM is hit."""
     key = algo_key(algo)
     ratio = params["ratio"].get(key, params["ratio"]["default"])

@@ -10,25 +10,173 @@ from __future__ import annotations
 
 from mock_vasp.errors import VaspError
 
-PHYSICS = {"SYSTEM", "NELECT", "NBANDS", "ISPIN", "MAGMOM", "NUPDOWN", "ISMEAR", "SIGMA", "LHFCALC", "AEXX",
-           "HFSCREEN", "GGA", "NSW", "IBRION", "ISIF", "EDIFF", "EDIFFG", "NELM", "NELMIN", "NELMDL", "POTIM",
-           "ISYM", "SYMPREC", "LORBIT", "NEDOS", "EMIN", "EMAX", "LWAVE", "LCHARG", "LVHAR", "LVTOT", "ISTART",
-           "ICHARG", "ALGO", "IALGO", "ENCUT", "ENMAX", "PREC", "KSPACING", "KGAMMA", "PSTRESS", "LDAU"}
-ACCEPTED = {"ENAUG", "LREAL", "LASPH", "LMAXMIX", "LMIXTAU", "LAECHG", "LELF", "NWRITE", "ADDGRID", "TIME",
-            "PRECFOCK", "AMIX", "BMIX", "AMIX_MAG", "BMIX_MAG", "AMIN", "IMIX", "MAXMIX", "WC", "INIMIX",
-            "MIXPRE", "ISEARCH", "NCORE", "NPAR", "KPAR", "NSIM", "LPLANE", "LSCALAPACK", "LSCALU", "NBLK",
-            "LASYNC", "LORBITALREAL", "LSCAAWARE", "IWAVPR", "SMASS", "NFREE", "IOPT", "NGX", "NGY", "NGZ",
-            "NGXF", "NGYF", "NGZF", "INIWAV", "LDIAG", "LSUBROT", "NELMALL", "LMAXPAW", "VOSKOWN", "GGA_COMPAT",
-            "NKRED", "NKREDX", "NKREDY", "NKREDZ", "ENCUTFOCK", "LMAXFOCK", "NBLOCK", "KBLOCK", "TEBEG", "TEEND",
-            "LCORR", "EFERMI", "RWIGS", "LPEAD", "ISTART", "LWAVEH5", "LCHARGH5", "LDOWNSAMPLE", "LPARD",
-            "NBANDSLOW", "NBANDSHIGH", "EBREAK", "DEPER", "WEIMIN", "NRMM", "ENINI", "LSYMGRAD", "SCALEE",
-            "LKPOINTS_OPT", "NUPDOWN", "ALDAC", "AGGAC", "AGGAX", "ALDAX", "LMUSIC", "IDIOT", "APACO", "NPACO",
-            "SYMPREC", "LVDW", "LCOMPAT", "NOMEGA", "LMONO", "LDIPOL", "IDIPOL", "DIPOL", "EPSILON", "MDALGO",
-            "SAXIS", "LDAUTYPE", "LDAUL", "LDAUU", "LDAUJ", "LDAUPRINT", "LMAXTAU", "KPOINT_BSE", "NELMGW"}
+PHYSICS = {
+    "SYSTEM",
+    "NELECT",
+    "NBANDS",
+    "ISPIN",
+    "MAGMOM",
+    "NUPDOWN",
+    "ISMEAR",
+    "SIGMA",
+    "LHFCALC",
+    "AEXX",
+    "HFSCREEN",
+    "GGA",
+    "NSW",
+    "IBRION",
+    "ISIF",
+    "EDIFF",
+    "EDIFFG",
+    "NELM",
+    "NELMIN",
+    "NELMDL",
+    "POTIM",
+    "ISYM",
+    "SYMPREC",
+    "LORBIT",
+    "NEDOS",
+    "EMIN",
+    "EMAX",
+    "LWAVE",
+    "LCHARG",
+    "LVHAR",
+    "LVTOT",
+    "ISTART",
+    "ICHARG",
+    "ALGO",
+    "IALGO",
+    "ENCUT",
+    "ENMAX",
+    "PREC",
+    "KSPACING",
+    "KGAMMA",
+    "PSTRESS",
+    "LDAU",
+}
+ACCEPTED = {
+    "ENAUG",
+    "LREAL",
+    "LASPH",
+    "LMAXMIX",
+    "LMIXTAU",
+    "LAECHG",
+    "LELF",
+    "NWRITE",
+    "ADDGRID",
+    "TIME",
+    "PRECFOCK",
+    "AMIX",
+    "BMIX",
+    "AMIX_MAG",
+    "BMIX_MAG",
+    "AMIN",
+    "IMIX",
+    "MAXMIX",
+    "WC",
+    "INIMIX",
+    "MIXPRE",
+    "ISEARCH",
+    "NCORE",
+    "NPAR",
+    "KPAR",
+    "NSIM",
+    "LPLANE",
+    "LSCALAPACK",
+    "LSCALU",
+    "NBLK",
+    "LASYNC",
+    "LORBITALREAL",
+    "LSCAAWARE",
+    "IWAVPR",
+    "SMASS",
+    "NFREE",
+    "IOPT",
+    "NGX",
+    "NGY",
+    "NGZ",
+    "NGXF",
+    "NGYF",
+    "NGZF",
+    "INIWAV",
+    "LDIAG",
+    "LSUBROT",
+    "NELMALL",
+    "LMAXPAW",
+    "VOSKOWN",
+    "GGA_COMPAT",
+    "NKRED",
+    "NKREDX",
+    "NKREDY",
+    "NKREDZ",
+    "ENCUTFOCK",
+    "LMAXFOCK",
+    "NBLOCK",
+    "KBLOCK",
+    "TEBEG",
+    "TEEND",
+    "LCORR",
+    "EFERMI",
+    "RWIGS",
+    "LPEAD",
+    "ISTART",
+    "LWAVEH5",
+    "LCHARGH5",
+    "LDOWNSAMPLE",
+    "LPARD",
+    "NBANDSLOW",
+    "NBANDSHIGH",
+    "EBREAK",
+    "DEPER",
+    "WEIMIN",
+    "NRMM",
+    "ENINI",
+    "LSYMGRAD",
+    "SCALEE",
+    "LKPOINTS_OPT",
+    "NUPDOWN",
+    "ALDAC",
+    "AGGAC",
+    "AGGAX",
+    "ALDAX",
+    "LMUSIC",
+    "IDIOT",
+    "APACO",
+    "NPACO",
+    "SYMPREC",
+    "LVDW",
+    "LCOMPAT",
+    "NOMEGA",
+    "LMONO",
+    "LDIPOL",
+    "IDIPOL",
+    "DIPOL",
+    "EPSILON",
+    "MDALGO",
+    "SAXIS",
+    "LDAUTYPE",
+    "LDAUL",
+    "LDAUU",
+    "LDAUJ",
+    "LDAUPRINT",
+    "LMAXTAU",
+    "KPOINT_BSE",
+    "NELMGW",
+}
 UNSUPPORTED_IF_SET = {  # tag: harmless values
-    "LSORBIT": (False,), "LNONCOLLINEAR": (False,), "METAGGA": ("NONE", "--"), "IVDW": (0,),
-    "LUSE_VDW": (False,), "LEPSILON": (False,), "LOPTICS": (False,), "LCALCEPS": (False,),
-    "LCALCPOL": (False,), "LCHIMAG": (False,), "ML_LMLFF": (False,), "LSOL": (False,), "ICORELEVEL": (0,),
+    "LSORBIT": (False,),
+    "LNONCOLLINEAR": (False,),
+    "METAGGA": ("NONE", "--"),
+    "IVDW": (0,),
+    "LUSE_VDW": (False,),
+    "LEPSILON": (False,),
+    "LOPTICS": (False,),
+    "LCALCEPS": (False,),
+    "LCALCPOL": (False,),
+    "LCHIMAG": (False,),
+    "ML_LMLFF": (False,),
+    "LSOL": (False,),
+    "ICORELEVEL": (0,),
 }
 KNOWN_GGA = {"PE", "PS", "RP", "RE", "91", "AM", "PW", "CA", "PZ", "--", "PB", "B3", "BO", "OR", "MK"}
 
@@ -40,11 +188,15 @@ def check_incar(incar: dict, natoms: int, lhf_explicit: bool) -> None:
         if tag in UNSUPPORTED_IF_SET:
             norm = value.upper() if isinstance(value, str) else value
             if norm not in UNSUPPORTED_IF_SET[tag]:
-                raise VaspError(f"ERROR: INCAR tag {tag} = {value} asks for physics that mock-vasp's model does "
-                                "not contain (see mock_vasp/README.md)")
+                raise VaspError(
+                    f"ERROR: INCAR tag {tag} = {value} asks for physics that mock-vasp's model does "
+                    "not contain (see mock_vasp/README.md)"
+                )
             continue
-        raise VaspError(f"ERROR: unknown INCAR tag {tag} (mock-vasp accepts the tags listed in "
-                        "mock_vasp/validation.py; a misspelt tag would silently be ignored by VASP)")
+        raise VaspError(
+            f"ERROR: unknown INCAR tag {tag} (mock-vasp accepts the tags listed in "
+            "mock_vasp/validation.py; a misspelt tag would silently be ignored by VASP)"
+        )
     if incar.get("LDAU", False):
         raise VaspError("ERROR: LDAU = .TRUE. (DFT+U) is not part of mock-vasp's model")
     gga = str(incar.get("GGA", "PE")).upper()
@@ -69,19 +221,25 @@ def check_incar(incar: dict, natoms: int, lhf_explicit: bool) -> None:
     if float(incar.get("SIGMA", 0.2)) <= 0:
         raise VaspError("ERROR: SIGMA must be positive")
     if int(incar.get("ISMEAR", 1)) <= -2 and lhf_explicit:
-        raise VaspError("Tetrahedron method fails: the k-points are an explicit list without tetrahedra "
-                        "(ISMEAR = -5 needs an automatic mesh; use ISMEAR = 0 with explicit lists)")
+        raise VaspError(
+            "Tetrahedron method fails: the k-points are an explicit list without tetrahedra "
+            "(ISMEAR = -5 needs an automatic mesh; use ISMEAR = 0 with explicit lists)"
+        )
 
 
 def check_species(poscar_species: list[str], potcars) -> None:
     if len(poscar_species) != len(potcars):
-        raise VaspError(f"ERROR: number of potentials on File POTCAR ({len(potcars)}) incompatible with number "
-                        f"of species on POSCAR ({len(poscar_species)})")
+        raise VaspError(
+            f"ERROR: number of potentials on File POTCAR ({len(potcars)}) incompatible with number "
+            f"of species on POSCAR ({len(poscar_species)})"
+        )
     for s, p in zip(poscar_species, potcars, strict=True):
         if s != p.element:
-            raise VaspError("ERROR: the type information on POSCAR and POTCAR are incompatible\n"
-                            f"  POSCAR species: {' '.join(poscar_species)}\n"
-                            f"  POTCAR species: {' '.join(q.element for q in potcars)}")
+            raise VaspError(
+                "ERROR: the type information on POSCAR and POTCAR are incompatible\n"
+                f"  POSCAR species: {' '.join(poscar_species)}\n"
+                f"  POTCAR species: {' '.join(q.element for q in potcars)}"
+            )
         if p.element not in ("W", "O", "H"):
             raise VaspError(f"ERROR: element {p.element} is outside mock-vasp's model (W, O, H only)")
         if p.info is None:
@@ -90,8 +248,10 @@ def check_species(poscar_species: list[str], potcars) -> None:
 
 def check_nelect(nelect: float, zval_sum: float) -> None:
     if nelect <= 0 or abs(zval_sum - nelect) > 8:
-        raise VaspError(f"ERROR: NELECT = {nelect} is inconsistent with the POTCAR valences (sum ZVAL = "
-                        f"{zval_sum}) by more than the allowed charge range of 8 electrons")
+        raise VaspError(
+            f"ERROR: NELECT = {nelect} is inconsistent with the POTCAR valences (sum ZVAL = "
+            f"{zval_sum}) by more than the allowed charge range of 8 electrons"
+        )
 
 
 def default_nbands(nelect: float, nions: int, ispin: int, magmom_sum: float) -> int:
@@ -104,5 +264,7 @@ def default_nbands(nelect: float, nions: int, ispin: int, magmom_sum: float) -> 
 
 def check_nbands(nbands: int, nelect: float) -> None:
     if nbands < nelect / 2.0 + 1:
-        raise VaspError(f" TOO FEW BANDS !! NBANDS = {nbands} cannot hold NELECT = {nelect} electrons with an "
-                        "empty band above them; increase NBANDS")
+        raise VaspError(
+            f" TOO FEW BANDS !! NBANDS = {nbands} cannot hold NELECT = {nelect} electrons with an "
+            "empty band above them; increase NBANDS"
+        )

@@ -11,18 +11,24 @@ import numpy as np
 from mock_vasp import MARK
 from mock_vasp.numformat import fixed, fortran_e, fortran_e0, rows
 
-OSZICAR_HEADER = "       N       E                     dE             d eps       ncg     rms          rms(c)\n"
+OSZICAR_HEADER = (
+    "       N       E                     dE             d eps       ncg     rms          rms(c)\n"
+)
 
 
 def scf_line(n: int, st) -> str:
     rmsc = f"   {st.rmsc:9.3E}" if st.rmsc is not None else ""
-    return (f"{st.label}: {n:3d}   {fortran_e0(st.energy)}   {st.de:12.5E}   {st.deps:12.5E}"
-            f"{st.ncg:6d}   {st.rms:9.3E}{rmsc}\n")
+    return (
+        f"{st.label}: {n:3d}   {fortran_e0(st.energy)}   {st.de:12.5E}   {st.deps:12.5E}"
+        f"{st.ncg:6d}   {st.rms:9.3E}{rmsc}\n"
+    )
 
 
 def ionic_line(n: int, result, de: float, mag: float | None) -> str:
-    line = (f"{n:4d} F= {fortran_e(result.energy_free)} E0= {fortran_e(result.energy_sigma0)}  "
-            f"d E ={fortran_e(de, 6)}")
+    line = (
+        f"{n:4d} F= {fortran_e(result.energy_free)} E0= {fortran_e(result.energy_sigma0)}  "
+        f"d E ={fortran_e(de, 6)}"
+    )
     if mag is not None:
         line += f"  mag={mag:11.4f}"
     return line + "\n"
@@ -50,10 +56,13 @@ def eigenval_text(system, natoms, ispin, nelect, lattice, kpts, weights, eig, oc
     vol = abs(np.linalg.det(lattice))
     lengths = np.linalg.norm(lattice, axis=1) * 1e-10
     nk, nb = eig.shape[1], eig.shape[2]
-    out = [f"{natoms:5d}{natoms:5d}{1:5d}{ispin:5d}\n",
-           f"  {vol:.7E}  " + "  ".join(f"{x:.7E}" for x in lengths) + "  0.5000000E-15\n",
-           "  1.000000000000000E-004\n  CAR \n", f" {system}  [{MARK} model output]\n",
-           f"{int(round(nelect)):7d}{nk:7d}{nb:7d}\n"]
+    out = [
+        f"{natoms:5d}{natoms:5d}{1:5d}{ispin:5d}\n",
+        f"  {vol:.7E}  " + "  ".join(f"{x:.7E}" for x in lengths) + "  0.5000000E-15\n",
+        "  1.000000000000000E-004\n  CAR \n",
+        f" {system}  [{MARK} model output]\n",
+        f"{int(round(nelect)):7d}{nk:7d}{nb:7d}\n",
+    ]
     for k in range(nk):
         out.append("\n" + "".join(f"{x:15.7E}" for x in kpts[k]) + f"{weights[k]:15.7E}\n")
         idx = np.arange(1, nb + 1)
@@ -71,9 +80,11 @@ def doscar_text(system, natoms, lattice, efermi, grid, tdos, idos, pdos) -> byte
     vol = abs(np.linalg.det(lattice))
     lengths = np.linalg.norm(lattice, axis=1) * 1e-10
     ispin = tdos.shape[0]
-    head = (f"{natoms:4d}{natoms:4d}{1 if pdos is not None else 0:4d}{0:4d}\n"
-            f"  {vol / natoms:.7E}  " + "  ".join(f"{x:.7E}" for x in lengths) + "  0.5000000E-15\n"
-            "  1.000000000000000E-004\n  CAR \n" + f" {system}  [{MARK} model output]\n")
+    head = (
+        f"{natoms:4d}{natoms:4d}{1 if pdos is not None else 0:4d}{0:4d}\n"
+        f"  {vol / natoms:.7E}  " + "  ".join(f"{x:.7E}" for x in lengths) + "  0.5000000E-15\n"
+        "  1.000000000000000E-004\n  CAR \n" + f" {system}  [{MARK} model output]\n"
+    )
     line6 = f"{grid[-1]:15.8f}{grid[0]:15.8f}{len(grid):6d}{efermi:15.8f}{1.0:15.8f}\n"
     parts = [head.encode(), line6.encode()]
     cols = [grid] + [tdos[s] for s in range(ispin)] + [idos[s] for s in range(ispin)]
@@ -94,7 +105,9 @@ def ibzkpt_text(kset) -> str:
     w = kset.int_weights if kset.int_weights is not None else kset.weights
     out = ["Automatically generated mesh\n", f"{len(kset):8d}\n", "Reciprocal lattice\n"]
     for k, wt in zip(kset.kpts, w, strict=True):
-        out.append("".join(f"{x:20.14f}" for x in k) + f"{int(round(wt)) if float(wt).is_integer() else wt:14}\n")
+        out.append(
+            "".join(f"{x:20.14f}" for x in k) + f"{int(round(wt)) if float(wt).is_integer() else wt:14}\n"
+        )
     return "".join(out)
 
 
@@ -108,20 +121,28 @@ def procar_bytes(kset, eig, occ, proj_for_spin, natoms) -> bytes:
     occ_scale = 1.0
     for s in range(ispin):
         proj = proj_for_spin(s)
-        parts.append(f"# of k-points:  {nk:3d}         # of bands:  {nb:3d}         # of ions:  {natoms:3d}\n\n"
-                     .encode())
+        parts.append(
+            (f"# of k-points:  {nk:3d}         # of bands:  {nb:3d}"
+             f"         # of ions:  {natoms:3d}\n\n").encode()
+        )
         for k in range(nk):
             kp = kset.kpts[k]
-            parts.append(f" k-point {k + 1:5d} :    {kp[0]:11.8f}{kp[1]:11.8f}{kp[2]:11.8f}     weight = "
-                         f"{kset.weights[k]:10.8f}\n\n".encode())
+            parts.append(
+                f" k-point {k + 1:5d} :    {kp[0]:11.8f}{kp[1]:11.8f}{kp[2]:11.8f}     weight = "
+                f"{kset.weights[k]:10.8f}\n\n".encode()
+            )
             block = np.concatenate([proj[k], proj[k].sum(axis=2, keepdims=True)], axis=2)  # (nb, na, 10)
             body = fixed(block.reshape(-1), 7, 3).reshape(nb, natoms, 70)
-            lines = np.concatenate([np.repeat(idx_col[None], nb, axis=0), body,
-                                    np.full((nb, natoms, 1), ord("\n"), np.uint8)], axis=2)
+            lines = np.concatenate(
+                [np.repeat(idx_col[None], nb, axis=0), body, np.full((nb, natoms, 1), ord("\n"), np.uint8)],
+                axis=2,
+            )
             tot = fixed(block.sum(axis=1).reshape(-1), 7, 3).reshape(nb, 70)
             for b in range(nb):
-                parts.append(f"band {b + 1:5d} # energy {eig[s, k, b]:14.8f} # occ. {occ[s, k, b] * occ_scale:11.8f}"
-                             "\n\n".encode())
+                parts.append(
+                    f"band {b + 1:5d} # energy {eig[s, k, b]:14.8f} # occ. {occ[s, k, b] * occ_scale:11.8f}"
+                    "\n\n".encode()
+                )
                 parts.append(ion_header)
                 parts.append(lines[b].tobytes())
                 parts.append(b"tot  " + tot[b].tobytes() + b"\n\n")

@@ -41,16 +41,21 @@ def _structure_xml(lattice, frac, name: str | None, indent=" ", selective=None) 
     head = f'{indent}<structure name="{name}" >\n' if name else f"{indent}<structure>\n"
     out = [head, f"{indent} <crystal>\n", f'{indent}  <varray name="basis" >\n']
     out += [f"{indent}   <v>{a[0]:17.8f}{a[1]:17.8f}{a[2]:17.8f} </v>\n" for a in lattice]
-    out += [f"{indent}  </varray>\n", f'{indent}  <i name="volume">{vol:17.8f} </i>\n',
-            f'{indent}  <varray name="rec_basis" >\n']
+    out += [
+        f"{indent}  </varray>\n",
+        f'{indent}  <i name="volume">{vol:17.8f} </i>\n',
+        f'{indent}  <varray name="rec_basis" >\n',
+    ]
     out += [f"{indent}   <v>{b[0]:17.8f}{b[1]:17.8f}{b[2]:17.8f} </v>\n" for b in rec]
     out += [f"{indent}  </varray>\n", f"{indent} </crystal>\n", f'{indent} <varray name="positions" >\n']
     out.append(rows(frac, 17, 8, f"{indent}  <v>".encode(), b" </v>\n").decode())
     out.append(f"{indent} </varray>\n")
     if selective is not None:
         out.append(f'{indent} <varray type="logical" name="selective" >\n')
-        out += [f"{indent}  <v type=\"logical\" >" + "".join(" T " if s else " F " for s in row) + " </v>\n"
-                for row in selective]
+        out += [
+            f'{indent}  <v type="logical" >' + "".join(" T " if s else " F " for s in row) + " </v>\n"
+            for row in selective
+        ]
         out.append(f"{indent} </varray>\n")
     out.append(f"{indent}</structure>\n")
     return "".join(out)
@@ -73,14 +78,16 @@ class VasprunWriter:
     # ------------------------------------------------------------------------- header
     def header(self, run) -> None:
         now = time.localtime()
-        out = ['<?xml version="1.0" encoding="ISO-8859-1"?>\n<modeling>\n <generator>\n',
-               '  <i name="program" type="string">vasp </i>\n',
-               f'  <i name="version" type="string">{VASP_VERSION}  </i>\n',
-               f'  <i name="subversion" type="string">{MARK_SUBVERSION} </i>\n',
-               '  <i name="platform" type="string">mock_vasp </i>\n',
-               f'  <i name="date" type="string">{time.strftime("%Y %m %d", now)} </i>\n',
-               f'  <i name="time" type="string">{time.strftime("%H:%M:%S", now)} </i>\n',
-               " </generator>\n <incar>\n"]
+        out = [
+            '<?xml version="1.0" encoding="ISO-8859-1"?>\n<modeling>\n <generator>\n',
+            '  <i name="program" type="string">vasp </i>\n',
+            f'  <i name="version" type="string">{VASP_VERSION}  </i>\n',
+            f'  <i name="subversion" type="string">{MARK_SUBVERSION} </i>\n',
+            '  <i name="platform" type="string">mock_vasp </i>\n',
+            f'  <i name="date" type="string">{time.strftime("%Y %m %d", now)} </i>\n',
+            f'  <i name="time" type="string">{time.strftime("%H:%M:%S", now)} </i>\n',
+            " </generator>\n <incar>\n",
+        ]
         for k, v in run.incar.items():
             out.append(_item(k, v, "  "))
         out.append(" </incar>\n")
@@ -128,19 +135,27 @@ class VasprunWriter:
         species = run.atom_species
         types = run.poscar.species
         type_of = {s: i + 1 for i, s in enumerate(types)}
-        out = [" <atominfo>\n", f"  <atoms>{len(species):8d} </atoms>\n", f"  <types>{len(types):8d} </types>\n",
-               '  <array name="atoms" >\n   <dimension dim="1">ion</dimension>\n',
-               '   <field type="string">element</field>\n   <field type="int">atomtype</field>\n   <set>\n']
+        out = [
+            " <atominfo>\n",
+            f"  <atoms>{len(species):8d} </atoms>\n",
+            f"  <types>{len(types):8d} </types>\n",
+            '  <array name="atoms" >\n   <dimension dim="1">ion</dimension>\n',
+            '   <field type="string">element</field>\n   <field type="int">atomtype</field>\n   <set>\n',
+        ]
         out += [f"    <rc><c>{s:<2}</c><c>{type_of[s]:4d}</c></rc>\n" for s in species]
         out.append("   </set>\n  </array>\n")
-        out.append('  <array name="atomtypes" >\n   <dimension dim="1">type</dimension>\n'
-                   '   <field type="int">atomspertype</field>\n   <field type="string">element</field>\n'
-                   "   <field>mass</field>\n   <field>valence</field>\n"
-                   '   <field type="string">pseudopotential</field>\n   <set>\n')
+        out.append(
+            '  <array name="atomtypes" >\n   <dimension dim="1">type</dimension>\n'
+            '   <field type="int">atomspertype</field>\n   <field type="string">element</field>\n'
+            "   <field>mass</field>\n   <field>valence</field>\n"
+            '   <field type="string">pseudopotential</field>\n   <set>\n'
+        )
         for s, n, pot in zip(types, run.poscar.counts, run.potcars, strict=True):
             mass = pot.info.mass if pot.info else 1.0
-            out.append(f"    <rc><c>{n:4d}</c><c>{s:<2}</c><c>{mass:16.8f}</c><c>{pot.zval:16.8f}</c>"
-                       f"<c>  {pot.titel:<38}</c></rc>\n")
+            out.append(
+                f"    <rc><c>{n:4d}</c><c>{s:<2}</c><c>{mass:16.8f}</c><c>{pot.zval:16.8f}</c>"
+                f"<c>  {pot.titel:<38}</c></rc>\n"
+            )
         out.append("   </set>\n  </array>\n </atominfo>\n")
         return "".join(out)
 
@@ -148,28 +163,42 @@ class VasprunWriter:
     def calculation(self, lattice, frac, scf_steps, result, elapsed: float) -> None:
         out = [" <calculation>\n"]
         for i, st in enumerate(scf_steps):
-            out.append(f'  <scstep>\n   <time name="total">{elapsed / max(len(scf_steps), 1):8.2f}'
-                       f'{elapsed / max(len(scf_steps), 1):8.2f}</time>\n   <energy>\n')
+            out.append(
+                f'  <scstep>\n   <time name="total">{elapsed / max(len(scf_steps), 1):8.2f}'
+                f"{elapsed / max(len(scf_steps), 1):8.2f}</time>\n   <energy>\n"
+            )
             if i == 0 or i == len(scf_steps) - 1:
                 c = result.components
-                for name, val in (("alphaZ", 0.0), ("ewald", c["pair"]), ("hartreedc", c["defect_charges"]),
-                                  ("XCdc", 0.0), ("pawpsdc", 0.0), ("pawaedc", 0.0),
-                                  ("eentropy", c["entropy"]), ("bandstr", c["band"]), ("atom", c["reference"])):
+                for name, val in (
+                    ("alphaZ", 0.0),
+                    ("ewald", c["pair"]),
+                    ("hartreedc", c["defect_charges"]),
+                    ("XCdc", 0.0),
+                    ("pawpsdc", 0.0),
+                    ("pawaedc", 0.0),
+                    ("eentropy", c["entropy"]),
+                    ("bandstr", c["band"]),
+                    ("atom", c["reference"]),
+                ):
                     out.append(f'    <i name="{name}">{val:16.8f} </i>\n')
             ent = result.components["entropy"]
             e_fr = st.energy
-            out.append(f'    <i name="e_fr_energy">{e_fr:16.8f} </i>\n'
-                       f'    <i name="e_wo_entrp">{e_fr - ent:16.8f} </i>\n'
-                       f'    <i name="e_0_energy">{e_fr - 0.5 * ent:16.8f} </i>\n   </energy>\n  </scstep>\n')
+            out.append(
+                f'    <i name="e_fr_energy">{e_fr:16.8f} </i>\n'
+                f'    <i name="e_wo_entrp">{e_fr - ent:16.8f} </i>\n'
+                f'    <i name="e_0_energy">{e_fr - 0.5 * ent:16.8f} </i>\n   </energy>\n  </scstep>\n'
+            )
         out.append(_structure_xml(lattice, frac, None, indent="  "))
         out.append('  <varray name="forces" >\n')
         out.append(rows(result.forces, 16, 8, b"   <v>", b" </v>\n").decode())
         out.append('  </varray>\n  <varray name="stress" >\n')
         out.append(rows(result.stress_kbar, 16, 8, b"   <v>", b" </v>\n").decode())
         out.append("  </varray>\n  <energy>\n")
-        out.append(f'   <i name="e_fr_energy">{result.energy_free:16.8f} </i>\n'
-                   f'   <i name="e_wo_entrp">{result.energy_no_entropy:16.8f} </i>\n'
-                   f'   <i name="e_0_energy">{result.energy_sigma0:16.8f} </i>\n  </energy>\n')
+        out.append(
+            f'   <i name="e_fr_energy">{result.energy_free:16.8f} </i>\n'
+            f'   <i name="e_wo_entrp">{result.energy_no_entropy:16.8f} </i>\n'
+            f'   <i name="e_0_energy">{result.energy_sigma0:16.8f} </i>\n  </energy>\n'
+        )
         out.append(f'  <time name="totalsc">{elapsed:8.2f}{elapsed:8.2f}</time>\n')
         self.write("".join(out))
 
@@ -178,10 +207,13 @@ class VasprunWriter:
 
     def eigenvalues(self, eig, occ, indent="  ") -> None:
         """eig/occ: (ispin, nk, nb), occupations already per VASP convention (0..1)."""
-        out = [f"{indent}<eigenvalues>\n{indent} <array>\n",
-               f'{indent}  <dimension dim="1">band</dimension>\n{indent}  <dimension dim="2">kpoint</dimension>\n',
-               f'{indent}  <dimension dim="3">spin</dimension>\n{indent}  <field>eigene</field>\n'
-               f"{indent}  <field>occ</field>\n{indent}  <set>\n"]
+        out = [
+            f"{indent}<eigenvalues>\n{indent} <array>\n",
+            f'{indent}  <dimension dim="1">band</dimension>\n',
+            f'{indent}  <dimension dim="2">kpoint</dimension>\n',
+            f'{indent}  <dimension dim="3">spin</dimension>\n{indent}  <field>eigene</field>\n'
+            f"{indent}  <field>occ</field>\n{indent}  <set>\n",
+        ]
         self.write("".join(out))
         for s in range(eig.shape[0]):
             self.write(f'{indent}   <set comment="spin {s + 1}">\n')
@@ -195,20 +227,27 @@ class VasprunWriter:
 
     def dos(self, efermi, grid, tdos, idos, pdos) -> None:
         """tdos/idos (ispin, n); pdos (ispin, n, natoms, 9) or None."""
-        self.write(f'  <dos>\n   <i name="efermi">{efermi:16.8f} </i>\n   <total>\n    <array>\n'
-                   '     <dimension dim="1">gridpoints</dimension>\n     <dimension dim="2">spin</dimension>\n'
-                   "     <field>energy</field>\n     <field>total</field>\n     <field>integrated</field>\n"
-                   "     <set>\n")
+        self.write(
+            f'  <dos>\n   <i name="efermi">{efermi:16.8f} </i>\n   <total>\n    <array>\n'
+            '     <dimension dim="1">gridpoints</dimension>\n     <dimension dim="2">spin</dimension>\n'
+            "     <field>energy</field>\n     <field>total</field>\n     <field>integrated</field>\n"
+            "     <set>\n"
+        )
         for s in range(tdos.shape[0]):
             self.write(f'      <set comment="spin {s + 1}">\n')
-            self.write_bytes(rows(np.stack([grid, tdos[s], idos[s]], axis=1), 11, 4, b"       <r>", b" </r>\n"))
+            self.write_bytes(
+                rows(np.stack([grid, tdos[s], idos[s]], axis=1), 11, 4, b"       <r>", b" </r>\n")
+            )
             self.write("      </set>\n")
         self.write("     </set>\n    </array>\n   </total>\n")
         if pdos is not None:
-            self.write("   <partial>\n    <array>\n     <dimension dim=\"1\">gridpoints</dimension>\n"
-                       '     <dimension dim="2">spin</dimension>\n     <dimension dim="3">ion</dimension>\n'
-                       "     <field>energy</field>\n" + "".join(f"     <field>{c:>5}</field>\n" for c in LM_NAMES)
-                       + "     <set>\n")
+            self.write(
+                '   <partial>\n    <array>\n     <dimension dim="1">gridpoints</dimension>\n'
+                '     <dimension dim="2">spin</dimension>\n     <dimension dim="3">ion</dimension>\n'
+                "     <field>energy</field>\n"
+                + "".join(f"     <field>{c:>5}</field>\n" for c in LM_NAMES)
+                + "     <set>\n"
+            )
             for a in range(pdos.shape[2]):
                 self.write(f'      <set comment="ion {a + 1}">\n')
                 for s in range(pdos.shape[0]):
@@ -224,9 +263,12 @@ class VasprunWriter:
         """proj_for_spin(s) -> (nk, nb, natoms, 9) array for spin s."""
         self.write("  <projected>\n")
         self.eigenvalues(eig, occ, indent="   ")
-        self.write('   <array>\n    <dimension dim="1">ion</dimension>\n    <dimension dim="2">band</dimension>\n'
-                   '    <dimension dim="3">kpoint</dimension>\n    <dimension dim="4">spin</dimension>\n'
-                   + "".join(f"    <field>{c:>5}</field>\n" for c in LM_NAMES) + "    <set>\n")
+        self.write(
+            '   <array>\n    <dimension dim="1">ion</dimension>\n    <dimension dim="2">band</dimension>\n'
+            '    <dimension dim="3">kpoint</dimension>\n    <dimension dim="4">spin</dimension>\n'
+            + "".join(f"    <field>{c:>5}</field>\n" for c in LM_NAMES)
+            + "    <set>\n"
+        )
         for s in range(eig.shape[0]):
             proj = proj_for_spin(s)
             self.write(f'     <set comment="spin{s + 1}">\n')
@@ -256,30 +298,141 @@ LM_NAMES = ["s", "py", "pz", "px", "dxy", "dyz", "dz2", "dxz", "x2-y2"]
 
 PARAMETER_LAYOUT = [
     ("general", ["SYSTEM", "LCOMPAT"]),
-    ("electronic", ["PREC", "ENMAX", "ENAUG", "EDIFF", "IALGO", "IWAVPR", "NBANDS", "NELECT", "TURBO",
-                    "IRESTART", "NREBOOT", "NMIN", "EREF", "ISMEAR", "SIGMA", "KSPACING", "KGAMMA", "KBLOWUP",
-                    "LREAL", "ROPT", "LMAXPAW", "LMAXMIX", "NLSPLINE", "ISTART", "ICHARG", "INIWAV", "ISPIN",
-                    "LNONCOLLINEAR", "MAGMOM", "NUPDOWN", "LSORBIT", "SAXIS", "LSPIRAL", "LASPH", "LMETAGGA",
-                    "NELM", "NELMDL", "NELMIN", "ENINI", "LDIAG", "LSUBROT", "WEIMIN", "EBREAK", "DEPER",
-                    "NRMM", "TIME", "AMIX", "BMIX", "AMIN", "AMIX_MAG", "BMIX_MAG", "IMIX", "MIXFIRST",
-                    "MAXMIX", "WC", "INIMIX", "MIXPRE", "MREMOVE", "LDIPOL", "LMONO", "IDIPOL", "EPSILON",
-                    "EFIELD"]),
+    (
+        "electronic",
+        [
+            "PREC",
+            "ENMAX",
+            "ENAUG",
+            "EDIFF",
+            "IALGO",
+            "IWAVPR",
+            "NBANDS",
+            "NELECT",
+            "TURBO",
+            "IRESTART",
+            "NREBOOT",
+            "NMIN",
+            "EREF",
+            "ISMEAR",
+            "SIGMA",
+            "KSPACING",
+            "KGAMMA",
+            "KBLOWUP",
+            "LREAL",
+            "ROPT",
+            "LMAXPAW",
+            "LMAXMIX",
+            "NLSPLINE",
+            "ISTART",
+            "ICHARG",
+            "INIWAV",
+            "ISPIN",
+            "LNONCOLLINEAR",
+            "MAGMOM",
+            "NUPDOWN",
+            "LSORBIT",
+            "SAXIS",
+            "LSPIRAL",
+            "LASPH",
+            "LMETAGGA",
+            "NELM",
+            "NELMDL",
+            "NELMIN",
+            "ENINI",
+            "LDIAG",
+            "LSUBROT",
+            "WEIMIN",
+            "EBREAK",
+            "DEPER",
+            "NRMM",
+            "TIME",
+            "AMIX",
+            "BMIX",
+            "AMIN",
+            "AMIX_MAG",
+            "BMIX_MAG",
+            "IMIX",
+            "MIXFIRST",
+            "MAXMIX",
+            "WC",
+            "INIMIX",
+            "MIXPRE",
+            "MREMOVE",
+            "LDIPOL",
+            "LMONO",
+            "IDIPOL",
+            "EPSILON",
+            "EFIELD",
+        ],
+    ),
     ("grids", ["NGX", "NGY", "NGZ", "NGXF", "NGYF", "NGZF", "ADDGRID"]),
     ("ionic", ["NSW", "IBRION", "MDALGO", "ISIF", "PSTRESS", "EDIFFG", "NFREE", "POTIM", "SMASS", "SCALEE"]),
     ("ionic md", ["TEBEG", "TEEND", "NBLOCK", "KBLOCK", "NPACO", "APACO"]),
     ("symmetry", ["ISYM", "SYMPREC"]),
     ("dos", ["LORBIT", "RWIGS", "NEDOS", "EMIN", "EMAX", "EFERMI"]),
     ("writing", ["NWRITE", "LWAVE", "LDOWNSAMPLE", "LCHARG", "LPARD", "LVTOT", "LVHAR", "LELF", "LOPTICS"]),
-    ("performance", ["NPAR", "NCORE", "KPAR", "NSIM", "NBLK", "LPLANE", "LSCALAPACK", "LSCAAWARE", "LSCALU",
-                     "LASYNC", "LORBITALREAL"]),
+    (
+        "performance",
+        [
+            "NPAR",
+            "NCORE",
+            "KPAR",
+            "NSIM",
+            "NBLK",
+            "LPLANE",
+            "LSCALAPACK",
+            "LSCAAWARE",
+            "LSCALU",
+            "LASYNC",
+            "LORBITALREAL",
+        ],
+    ),
     ("miscellaneous", ["IDIOT", "PHON_NSTRUCT", "LMUSIC", "POMASS", "DARWINR", "DARWINV", "LCORR"]),
-    ("exchange-correlation", ["GGA_COMPAT", "LBERRY", "ICORELEVEL", "LDAU", "I_CONSTRAINED_M", "GGA",
-                              "VOSKOWN", "LHFCALC", "PRECFOCK", "LSYMGRAD", "LHFONE", "LRHFCALC", "LTHOMAS",
-                              "LMODELHF", "ENCUT4O", "EXXOEP", "FOURORBIT", "AEXX", "HFALPHA", "MCALPHA",
-                              "ALDAX", "AGGAX", "ALDAC", "AGGAC", "NKREDX", "NKREDY", "NKREDZ", "SHIFTRED",
-                              "ODDONLY", "EVENONLY", "LMAXFOCK", "NMAXFOCKAE", "LFOCKAEDFT", "HFSCREEN",
-                              "HFSCREENC", "NBANDSGWLOW"]),
+    (
+        "exchange-correlation",
+        [
+            "GGA_COMPAT",
+            "LBERRY",
+            "ICORELEVEL",
+            "LDAU",
+            "I_CONSTRAINED_M",
+            "GGA",
+            "VOSKOWN",
+            "LHFCALC",
+            "PRECFOCK",
+            "LSYMGRAD",
+            "LHFONE",
+            "LRHFCALC",
+            "LTHOMAS",
+            "LMODELHF",
+            "ENCUT4O",
+            "EXXOEP",
+            "FOURORBIT",
+            "AEXX",
+            "HFALPHA",
+            "MCALPHA",
+            "ALDAX",
+            "AGGAX",
+            "ALDAC",
+            "AGGAC",
+            "NKREDX",
+            "NKREDY",
+            "NKREDZ",
+            "SHIFTRED",
+            "ODDONLY",
+            "EVENONLY",
+            "LMAXFOCK",
+            "NMAXFOCKAE",
+            "LFOCKAEDFT",
+            "HFSCREEN",
+            "HFSCREENC",
+            "NBANDSGWLOW",
+        ],
+    ),
     ("vdW DFT", ["LUSE_VDW", "IVDW"]),
-    ("linear response parameters", ["LEPSILON", "LRPA", "LNABLA", "LVEL", "CSHIFT", "OMEGAMAX",
-                                    "DEG_THRESHOLD", "RTIME"]),
+    (
+        "linear response parameters",
+        ["LEPSILON", "LRPA", "LNABLA", "LVEL", "CSHIFT", "OMEGAMAX", "DEG_THRESHOLD", "RTIME"],
+    ),
 ]

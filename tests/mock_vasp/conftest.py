@@ -69,16 +69,57 @@ def write_inputs(directory: Path, structure, incar: dict, kpoints, charge: int =
     return directory
 
 
-BULK_RELAX = {"SYSTEM": "bulk relax", "PREC": "Accurate", "ENCUT": 520, "EDIFF": 1e-6, "EDIFFG": -0.01,
-              "IBRION": 2, "ISIF": 3, "NSW": 100, "ISMEAR": 0, "SIGMA": 0.05, "ISPIN": 1, "GGA": "PS",
-              "LDAU": False, "LASPH": True, "LREAL": False, "NELM": 100, "ALGO": "Normal", "LWAVE": True,
-              "LCHARG": True}
+BULK_RELAX = {
+    "SYSTEM": "bulk relax",
+    "PREC": "Accurate",
+    "ENCUT": 520,
+    "EDIFF": 1e-6,
+    "EDIFFG": -0.01,
+    "IBRION": 2,
+    "ISIF": 3,
+    "NSW": 100,
+    "ISMEAR": 0,
+    "SIGMA": 0.05,
+    "ISPIN": 1,
+    "GGA": "PS",
+    "LDAU": False,
+    "LASPH": True,
+    "LREAL": False,
+    "NELM": 100,
+    "ALGO": "Normal",
+    "LWAVE": True,
+    "LCHARG": True,
+}
 DEFECT_RELAX = dict(BULK_RELAX, ISIF=2, NSW=200, ISYM=0, ISPIN=2, LVHAR=True)
-HYBRID_STATIC = {"SYSTEM": "hse-static WO3", "PREC": "Accurate", "ENCUT": 520, "EDIFF": 1e-6, "ISMEAR": 0,
-                 "SIGMA": 0.05, "GGA": "PE", "LDAU": False, "LASPH": True, "LREAL": False, "LHFCALC": True,
-                 "AEXX": 0.28, "HFSCREEN": 0.2, "ALGO": "Damped", "TIME": 0.4, "PRECFOCK": "Normal", "NELM": 150,
-                 "ISTART": 1, "NSW": 0, "IBRION": -1, "LORBIT": 11, "NEDOS": 3001, "LVHAR": True, "ISYM": 0,
-                 "ISPIN": 2, "LWAVE": True, "LCHARG": True}
+HYBRID_STATIC = {
+    "SYSTEM": "hse-static WO3",
+    "PREC": "Accurate",
+    "ENCUT": 520,
+    "EDIFF": 1e-6,
+    "ISMEAR": 0,
+    "SIGMA": 0.05,
+    "GGA": "PE",
+    "LDAU": False,
+    "LASPH": True,
+    "LREAL": False,
+    "LHFCALC": True,
+    "AEXX": 0.28,
+    "HFSCREEN": 0.2,
+    "ALGO": "Damped",
+    "TIME": 0.4,
+    "PRECFOCK": "Normal",
+    "NELM": 150,
+    "ISTART": 1,
+    "NSW": 0,
+    "IBRION": -1,
+    "LORBIT": 11,
+    "NEDOS": 3001,
+    "LVHAR": True,
+    "ISYM": 0,
+    "ISPIN": 2,
+    "LWAVE": True,
+    "LCHARG": True,
+}
 
 
 def run_mock(directory: Path, env: dict | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -86,8 +127,9 @@ def run_mock(directory: Path, env: dict | None = None, timeout: float = 300) -> 
     full_env = dict(os.environ)
     full_env.update(env or {})
     with open(directory / "vasp.out", "w") as out, open(directory / "std_err.txt", "w") as err:
-        return subprocess.run(["mock-vasp"], cwd=directory, stdout=out, stderr=err, env=full_env, timeout=timeout,
-                              check=False)
+        return subprocess.run(
+            ["mock-vasp"], cwd=directory, stdout=out, stderr=err, env=full_env, timeout=timeout, check=False
+        )
 
 
 @pytest.fixture

@@ -21,8 +21,15 @@ def _custodian(d, handlers, monkeypatch, faults, validators=None, polling=0.2):
     monkeypatch.setenv("MOCK_VASP_RUN_LOG", str(d / "runs.jsonl"))
     monkeypatch.setenv("MOCK_VASP_FROZEN_SECONDS", "60")
     job = VaspJob(["mock-vasp"], auto_npar=False, auto_gamma=False)
-    c = Custodian(handlers, [job], validators or [], max_errors=5, polling_time_step=polling, monitor_freq=1,
-                  directory=str(d))
+    c = Custodian(
+        handlers,
+        [job],
+        validators or [],
+        max_errors=5,
+        polling_time_step=polling,
+        monitor_freq=1,
+        directory=str(d),
+    )
     return c
 
 

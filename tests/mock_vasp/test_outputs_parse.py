@@ -49,16 +49,31 @@ def test_other_outputs_parse(hybrid_dir):
 
 
 def test_custodian_sees_a_clean_run(hybrid_dir):
-    from custodian.vasp.handlers import (FrozenJobErrorHandler, NonConvergingErrorHandler, PositiveEnergyErrorHandler,
-                                         PotimErrorHandler, StdErrHandler, UnconvergedErrorHandler,
-                                         VaspErrorHandler, WalltimeHandler)
+    from custodian.vasp.handlers import (
+        FrozenJobErrorHandler,
+        NonConvergingErrorHandler,
+        PositiveEnergyErrorHandler,
+        PotimErrorHandler,
+        StdErrHandler,
+        UnconvergedErrorHandler,
+        VaspErrorHandler,
+        WalltimeHandler,
+    )
     from custodian.vasp.validators import VaspFilesValidator, VasprunXMLValidator
 
     d = str(hybrid_dir)
     assert not VasprunXMLValidator().check(d)
     assert not VaspFilesValidator().check(d)
-    for h in (VaspErrorHandler(), UnconvergedErrorHandler(), NonConvergingErrorHandler(), PotimErrorHandler(),
-              PositiveEnergyErrorHandler(), FrozenJobErrorHandler(), StdErrHandler(), WalltimeHandler(wall_time=36000)):
+    for h in (
+        VaspErrorHandler(),
+        UnconvergedErrorHandler(),
+        NonConvergingErrorHandler(),
+        PotimErrorHandler(),
+        PositiveEnergyErrorHandler(),
+        FrozenJobErrorHandler(),
+        StdErrHandler(),
+        WalltimeHandler(wall_time=36000),
+    ):
         assert not h.check(d), type(h).__name__
 
 

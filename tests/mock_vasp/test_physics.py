@@ -32,7 +32,11 @@ def test_exact_exchange_orders_gaps(tmp_path):
     s = bulk_structure()
     pbe = dict(STATIC, LHFCALC=False, GGA="PS", ALGO="Normal")
     gaps = {}
-    for name, incar in (("pbesol", pbe), ("hse25", dict(STATIC, AEXX=0.25)), ("hse28", dict(STATIC, AEXX=0.28))):
+    for name, incar in (
+        ("pbesol", pbe),
+        ("hse25", dict(STATIC, AEXX=0.25)),
+        ("hse28", dict(STATIC, AEXX=0.28)),
+    ):
         gaps[name] = _gap(tmp_path, name, s, incar, (4, 4, 4)).eigenvalue_band_properties[0]
     print(gaps)
     assert gaps["pbesol"] < gaps["hse25"] < gaps["hse28"]
@@ -64,8 +68,12 @@ def test_vacancy_state_below_cbm_on_neighbouring_w(supercells):
     assert eig[k, b, 1] < 1e-8  # empty
     weights = v.projected_eigenvalues[Spin.up][k, b].sum(axis=1)
     s = v.final_structure
-    under = [i for i, site in enumerate(s) if site.specie.symbol == "W"
-             and sum(1 for n in s.get_neighbors(site, 2.6) if n.specie.symbol == "O") < 6]
+    under = [
+        i
+        for i, site in enumerate(s)
+        if site.specie.symbol == "W"
+        and sum(1 for n in s.get_neighbors(site, 2.6) if n.specie.symbol == "O") < 6
+    ]
     assert len(under) == 2
     assert weights[under].sum() > 0.5 * weights.sum()
 

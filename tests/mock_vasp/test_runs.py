@@ -24,14 +24,28 @@ def test_same_inputs_same_outputs(tmp_path):
         d = tmp_path / name
         write_inputs(d, bulk_structure(), dict(HYBRID_STATIC, ISTART=0), ("monkhorst", (2, 2, 2)))
         assert run_mock(d).returncode == 0
-        outs.append({f: _strip_times((d / f).read_text()) for f in
-                     ("vasprun.xml", "OUTCAR", "OSZICAR", "EIGENVAL", "DOSCAR", "PROCAR", "LOCPOT", "CONTCAR")})
+        outs.append(
+            {
+                f: _strip_times((d / f).read_text())
+                for f in (
+                    "vasprun.xml",
+                    "OUTCAR",
+                    "OSZICAR",
+                    "EIGENVAL",
+                    "DOSCAR",
+                    "PROCAR",
+                    "LOCPOT",
+                    "CONTCAR",
+                )
+            }
+        )
     for f in outs[0]:
         assert outs[0][f] == outs[1][f], f
 
 
-@pytest.mark.parametrize(("mode", "mesh", "isym", "expected"), [
-    ("gamma", (4, 4, 4), 2, 30), ("monkhorst", (4, 4, 4), 2, 16)])
+@pytest.mark.parametrize(
+    ("mode", "mesh", "isym", "expected"), [("gamma", (4, 4, 4), 2, 30), ("monkhorst", (4, 4, 4), 2, 16)]
+)
 def test_irreducible_kpoint_counts(tmp_path, mode, mesh, isym, expected):
     write_inputs(tmp_path, bulk_structure(), dict(STATIC, ISYM=isym), (mode, mesh))
     assert run_mock(tmp_path).returncode == 0
@@ -53,12 +67,15 @@ def test_restart_from_wavecar_needs_fewer_steps(tmp_path):
     assert "different k-point set" in (tmp_path / "vasp.out").read_text()
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({"FOO": 1}, "unknown INCAR tag FOO"),
-    ({"NELECT": 200}, "NELECT = 200"),
-    ({"NBANDS": 100}, "TOO FEW BANDS"),
-    ({"LDAU": True}, "LDAU"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"FOO": 1}, "unknown INCAR tag FOO"),
+        ({"NELECT": 200}, "NELECT = 200"),
+        ({"NBANDS": 100}, "TOO FEW BANDS"),
+        ({"LDAU": True}, "LDAU"),
+    ],
+)
 def test_invalid_inputs_fail_like_vasp(tmp_path, change, message):
     write_inputs(tmp_path, bulk_structure(), dict(STATIC, **change), ("monkhorst", (2, 2, 2)))
     assert run_mock(tmp_path).returncode != 0
@@ -83,15 +100,25 @@ def _band_kpoints(with_duplicate: bool):
     labels = [None] * 4 + ["\\Gamma", None, "X", None, "S"]
     if with_duplicate:
         path[0] = (-0.75, -0.75, -0.75)  # equals the first weighted point modulo a reciprocal vector
-    return Kpoints(comment="hse-bands", style=Kpoints.supported_modes.Reciprocal, num_kpts=9,
-                   kpts=weighted + path, kpts_weights=[1] * 4 + [0] * 5, labels=labels)
+    return Kpoints(
+        comment="hse-bands",
+        style=Kpoints.supported_modes.Reciprocal,
+        num_kpts=9,
+        kpts=weighted + path,
+        kpts_weights=[1] * 4 + [0] * 5,
+        labels=labels,
+    )
 
 
 def test_hybrid_band_structure_in_line_mode(tmp_path):
     from pymatgen.io.vasp.outputs import Vasprun
 
-    write_inputs(tmp_path, bulk_structure(), dict(HYBRID_STATIC, ISTART=0, SYSTEM="hse-bands WO3"),
-                 _band_kpoints(False))
+    write_inputs(
+        tmp_path,
+        bulk_structure(),
+        dict(HYBRID_STATIC, ISTART=0, SYSTEM="hse-bands WO3"),
+        _band_kpoints(False),
+    )
     assert run_mock(tmp_path).returncode == 0, (tmp_path / "vasp.out").read_text()[-1500:]
     v = Vasprun(tmp_path / "vasprun.xml", parse_projected_eigen=True)
     bs = v.get_band_structure(str(tmp_path / "KPOINTS"), line_mode=True)
