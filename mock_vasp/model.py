@@ -75,6 +75,24 @@ class Result:
     extra: dict = field(default_factory=dict)
 
 
+def defect_charges(weights: np.ndarray, net_charge: float, model: str) -> np.ndarray:
+    """Charges on the defect sites.
+
+    "formal": every defect site carries its bare donor charge whatever NELECT says (+1 per missing W-O
+    bond, so +2 per O vacancy; +1 per H, the proton), and the electrons a neutral defect releases fill
+    the bands it pulls down: a neutral H binds its electron in a state below the CBM, as a screened
+    donor does. "net": only the cell's net charge q = sum(ZVAL) - NELECT, spread over the sites in
+    proportion to their weights (neutral defects then have no potential at all).
+    """
+    if len(weights) == 0:
+        return np.zeros(0)
+    if model == "formal":
+        return np.asarray(weights, float)
+    if model == "net":
+        return net_charge * weights / weights.sum()
+    raise ValueError(f"defect_charge.model must be 'formal' or 'net', got {model!r}")
+
+
 class Model:
     """One run's model: parameters, the atoms' species and the defect charges of the input geometry."""
 
@@ -94,11 +112,8 @@ class Model:
         self.natoms = len(species)
         self.net_charge = net_charge
         self.defect_atoms = np.nonzero(defect_weights > 0)[0]
-        wsum = defect_weights.sum()
-        self.defect_charges = (
-            (net_charge * defect_weights[self.defect_atoms] / wsum) if wsum > 0 else np.zeros(0)
-        )
         es = params["defect_charge"]
+        self.defect_charges = defect_charges(defect_weights[self.defect_atoms], net_charge, es.get("model", "net"))
         self.sigma_q = es["sigma"]
         self.eps = es["eps_eff"]
         ref = params["reference_population"]

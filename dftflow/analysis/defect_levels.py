@@ -6,11 +6,12 @@
    The pristine VBM and CBM shifted by dV are the reference edges in the defect cell's energy scale.
 3. A state (band, spin) is a defect state when its k-averaged energy lies inside the pristine gap
    (more than GAP_BUFFER from both reference edges: the host has no states there), or when it lies
-   within MARGIN of the reference edges (states just below the CBM or above the VBM) and is
-   localised: normalised inverse participation ratio N * sum_i w_i^2 >= IPR_MIN, or a weight on the
-   defect shell (atoms within 3 A of a defect centre) at least SHELL_ENHANCEMENT times the shell's
-   share of the atoms. (Thresholds checked on GaN:Mg_Ga, where host states near the VBM carry at most
-   2.3 times the shell share and the acceptor states 2.9-3.4 times.)
+   within MARGIN of the reference edges (states just below the CBM or above the VBM) and is localised
+   on the defect: its weight on the defect shell (atoms within 3 A of a defect centre) is at least
+   SHELL_ENHANCEMENT times the shell's share of the atoms. (Checked on GaN:Mg_Ga, where host states
+   near the VBM carry at most 2.3 times the shell share and the acceptor states 2.9-3.4 times. The
+   inverse participation ratio alone is not used to select: host band-edge states sampled on a few
+   k-points can be as concentrated as a defect state, only elsewhere.)
 4. For each: energy below the reference CBM and above the reference VBM, occupation, spin, IPR,
    shell weight, the atoms carrying it. A defect cell whose highest occupied state lies above the
    reference CBM is metallic (Fermi level in the conduction band).
@@ -27,7 +28,6 @@ from dftflow.analysis.locate import defect_shell, distances_to_defects, locate_d
 
 MARGIN = 0.3  # eV beyond the reference edges still searched for split-off states
 GAP_BUFFER = 0.1  # eV: a state this far inside both reference edges is in the gap
-IPR_MIN = 4.0  # normalised IPR (1 = spread evenly over every atom)
 SHELL_ENHANCEMENT = 2.5
 TOP_ATOMS = 5
 
@@ -123,7 +123,7 @@ def defect_levels(defect_run, pristine_run) -> DefectLevels:
             ipr = float(n_atoms * np.sum(atom_w**2))
             shell_weight = float(atom_w[shell].sum()) if shell else 0.0
             in_gap = vbm_ref + GAP_BUFFER < energy < cbm_ref - GAP_BUFFER
-            if not in_gap and ipr < IPR_MIN and shell_weight < SHELL_ENHANCEMENT * share:
+            if not in_gap and shell_weight < SHELL_ENHANCEMENT * share:
                 continue
             top = np.argsort(-atom_w)[:TOP_ATOMS]
             levels.states.append(
