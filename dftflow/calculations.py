@@ -106,7 +106,8 @@ class Study:
         from dftflow.study import study_from_dict
 
         spec = study_from_dict(data["spec"], source=None)
-        return cls(spec, potcars=potcars, host=Structure.from_dict(data["host"]))
+        host = data["host"]  # FireWorks already turns MSONable dicts back into objects
+        return cls(spec, potcars=potcars, host=host if isinstance(host, Structure) else Structure.from_dict(host))
 
     def spec_hash(self) -> str:
         """sha256 of the study's science (spec + host): the identity of its workflow."""

@@ -121,5 +121,8 @@ def check_reachable(client, where: str) -> None:
 
 def quiet_fireworks_logging() -> None:
     """FireWorks logs every launch at INFO to stdout; the embedded runner prints its own progress."""
+    import fireworks.core.rocket as rocket
+
+    rocket.ROCKET_STREAM_LOGLEVEL = "CRITICAL"  # Rocket reads this module global when it makes its logger
     for name in ("launchpad", "rocket.launcher", "rocket.logger"):
         logging.getLogger(name).setLevel(logging.WARNING)

@@ -21,61 +21,18 @@ MOCK_BANNER = (
     "for VASP that shows the pipeline works. They do not reproduce, and must not be compared with, the papers' "
     "DFT numbers."
 )
-RESULT_COLUMNS = [
-    "task_label",
-    "step",
-    "composition_label",
-    "defect",
-    "charge",
-    "functional",
-    "energy",
-    "bandgap",
-    "vbm",
-    "cbm",
-    "efermi",
-    "executor",
-    "state",
-]
+RESULT_COLUMNS = (
+    "task_label step composition_label defect charge functional energy bandgap vbm cbm efermi executor state"
+)
+RESULT_COLUMNS = RESULT_COLUMNS.split()
 TABLES = {
-    "gaps": [
-        "system",
-        "composition_label",
-        "defect",
-        "charge",
-        "functional",
-        "gap",
-        "vbm",
-        "cbm",
-        "direct",
-        "gap_path",
-        "direct_path",
-        "metallic",
-        "executor",
-    ],
-    "defect_levels": [
-        "system",
-        "state",
-        "spin",
-        "below_cbm",
-        "above_vbm",
-        "occupation",
-        "ipr",
-        "shell_weight",
-        "atoms",
-        "executor",
-    ],
-    "site_energies": [
-        "system",
-        "site",
-        "charge",
-        "energy_hybrid",
-        "relative_hybrid",
-        "energy_relax",
-        "relative_relax",
-        "executor",
-    ],
-    "formation_energies": ["label", "charge", "limit", "at_vbm", "at_cbm", "correction", "corrected"],
+    "gaps": "system composition_label defect charge functional gap direct metallic gap_source gap_mesh gap_path "
+    "vbm_k cbm_k executor",
+    "defect_levels": "system state spin below_cbm above_vbm occupation ipr shell_weight atoms executor",
+    "site_energies": "system site charge energy_hybrid relative_hybrid energy_relax relative_relax executor",
+    "formation_energies": "label charge limit at_vbm at_cbm correction corrected",
 }
+TABLES = {name: columns.split() for name, columns in TABLES.items()}
 APPROXIMATIONS = (
     "Hybrid energies, gaps and levels are single points at the PBEsol geometry (no hybrid relaxation). "
     "Defect levels are Kohn-Sham states placed against the pristine supercell's band edges after core-potential "

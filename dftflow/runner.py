@@ -161,14 +161,17 @@ def run_study(study: Study, workdir: Workdir, executor: str, command, out=sys.st
             done = sum(1 for s in lp.get_wf_by_fw_id(fw_id).fw_states.values() if s == "COMPLETED")
             print(f"[{done + 1:>3}/{total}] {fw.name} ...", end="", flush=True, file=out)
             t0 = time.time()
-            launch_rocket(lp, fworker, fw_id=fw.fw_id, strm_lvl="CRITICAL")
+            log_dir = workdir.path / "logs"
+            log_dir.mkdir(exist_ok=True)
+            with open(log_dir / f"{slug(fw.name)}.err", "a") as err_file:
+                launch_rocket(lp, fworker, fw_id=fw.fw_id, strm_lvl="CRITICAL", err_file=err_file)
             os.chdir(cwd)  # the Rocket leaves us in the launch directory
             state = lp.get_fw_by_id(fw.fw_id).state
             print(f" {state.lower()} ({time.time() - t0:.1f} s)", file=out, flush=True)
             summary.launched.append(fw.name)
             if state == "FIZZLED":
                 reason = _fizzle_reason(lp, fw.fw_id)
-                print(f"      {fw.name} failed: {reason}", file=out)
+                print(f"      {fw.name} failed: {reason} (traceback: logs/{slug(fw.name)}.err)", file=out)
     finally:
         os.chdir(cwd)
     wf = lp.get_wf_by_fw_id(fw_id)

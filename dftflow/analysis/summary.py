@@ -33,30 +33,55 @@ class StudyResults:
     def level_rows(self) -> list[dict]:
         rows = []
         for system, lv in self.levels.items():
+            executor = self.runs[f"hse-static {system}"].executor
             if lv.metallic:
                 rows.append(
-                    {
-                        "system": system,
-                        "state": "metallic (Fermi level in the conduction band)",
-                        "executor": self.runs[f"hse-static {system}"].executor,
-                    }
+                    {"system": system, "state": "metallic (Fermi level in the conduction band)", "executor": executor}
                 )
-            for k, s in enumerate(lv.states, 1):
+            for k, (state, spin) in enumerate(collapse_spins(lv.states), 1):
                 rows.append(
                     {
                         "system": system,
                         "state": k,
-                        "spin": "up" if s.spin == 0 else "down",
-                        "below_cbm": s.below_cbm,
-                        "above_vbm": s.above_vbm,
-                        "occupation": s.occupation,
-                        "ipr": s.ipr,
-                        "shell_weight": s.shell_weight,
-                        "atoms": ", ".join(f"{a['species']}{a['index']} {a['weight']:.2f}" for a in s.atoms[:3]),
-                        "executor": self.runs[f"hse-static {system}"].executor,
+                        "spin": spin,
+                        "below_cbm": state.below_cbm,
+                        "above_vbm": state.above_vbm,
+                        "occupation": state.occupation,
+                        "ipr": state.ipr,
+                        "shell_weight": state.shell_weight,
+                        "atoms": ", ".join(f"{a['species']}{a['index']} {a['weight']:.2f}" for a in state.atoms[:3]),
+                        "executor": executor,
                     }
                 )
         return rows
+
+
+def collapse_spins(states: list, tol: float = 1e-3) -> list[tuple]:
+    """(state, spin text) with spin-degenerate up/down pairs of one band reported once as "up+down"."""
+    out, used = [], set()
+    for i, s in enumerate(states):
+        if i in used:
+            continue
+        twin = next(
+            (
+                j
+                for j, t in enumerate(states)
+                if j not in used
+                and j != i
+                and t.band == s.band
+                and t.spin != s.spin
+                and abs(t.energy - s.energy) < tol
+                and abs(t.occupation - s.occupation) < 0.01
+            ),
+            None,
+        )
+        if twin is not None:
+            used.add(twin)
+            out.append((s, "up+down"))
+        else:
+            out.append((s, "up" if s.spin == 0 else "down"))
+        used.add(i)
+    return out
 
 
 def _load(db, study_name: str, label: str) -> RunData | None:
@@ -99,34 +124,47 @@ def analyse_study(study, db) -> StudyResults:
 
 
 def _gap_row(system: str, static: RunData, bands: RunData | None) -> dict:
-    edges = run_band_edges(static)["all"]
+    """Gap of a system: over every k-point computed for it (the SCF mesh of the static, plus the mesh
+    and the high-symmetry path of the band-structure run when there is one)."""
+    mesh = run_band_edges(static)["all"]
     row = {
         "system": system,
         "composition_label": static.doc.get("composition_label"),
         "defect": (static.doc.get("defect") or {}).get("descriptor") or "",
         "charge": static.doc.get("charge"),
         "functional": (static.doc.get("functional") or {}).get("label"),
-        "gap": edges.gap,
-        "vbm": edges.vbm,
-        "cbm": edges.cbm,
-        "direct": edges.is_direct,
-        "metallic": edges.is_metal,
+        "gap": mesh.gap,
+        "vbm": mesh.vbm,
+        "cbm": mesh.cbm,
+        "direct": mesh.is_direct,
+        "metallic": mesh.is_metal,
+        "gap_source": "SCF mesh",
+        "gap_mesh": mesh.gap,
         "gap_path": None,
-        "direct_path": None,
+        "vbm_k": None,
+        "cbm_k": None,
         "executor": static.executor,
     }
     if bands is not None:
-        path_edges = run_band_edges(bands)
-        best = path_edges.get("path", path_edges["all"])
+        edges = run_band_edges(bands)
+        path = edges.get("path", edges["all"])
+        # mesh points give the occupations; edges over mesh + path, placed on the static's energy scale
+        both = edges["all"]
         row.update(
             {
-                "gap_path": best.gap,
-                "direct_path": best.is_direct,
-                "vbm_path_k": best.vbm_label,
-                "cbm_path_k": best.cbm_label,
+                "gap": min(mesh.gap, both.gap),
+                "gap_path": path.gap,
+                "direct": both.is_direct,
+                "gap_source": "SCF mesh + band path",
+                "vbm_k": both.vbm_label,
+                "cbm_k": both.cbm_label,
             }
         )
     return row
+
+
+def _pretty(label: str | None) -> str | None:
+    return "Γ" if label in ("\\Gamma", "GAMMA") else label
 
 
 def _site_energy_rows(results: StudyResults, defect_systems: list[str]) -> list[dict]:
@@ -189,16 +227,20 @@ def band_panel(run: RunData, levels: DefectLevels | None, title: str) -> dict:
                 ticks[-1] = (distance[i], f"{ticks[-1][1]}|{lab}")
             else:
                 ticks.append((distance[i], lab))
-    eig, occ = run.eigenvalues[:, path], run.occupations[:, path]
-    highest = float(eig[occ > 0.5].max())
+    eig = run.eigenvalues[:, path]
     defect = {(s.spin, s.band) for s in levels.states} if levels else set()
-    filled = {(int(sp), int(b)) for sp, b in np.argwhere(occ.min(axis=1) > 0.5)} - defect
+    # filled bands by index from the weighted (SCF) points: the zero-weight points' occupations follow
+    # E_F of the mesh and may drop below 1 for valence states that lie higher on the path
+    mesh_occ = run.occupations[:, ~path] if (~path).any() else run.occupations
+    filled = {(int(sp), int(b)) for sp, b in np.argwhere(mesh_occ.min(axis=1) > 0.5)}
+    occupied_defect = {(sp, b) for sp, b in defect if mesh_occ[sp, :, b].mean() > 0.5}
+    highest = max(float(eig[sp, :, b].max()) for sp, b in filled | occupied_defect)
     return {
         "title": title,
         "distance": np.array(distance),
         "bands": eig,
         "zero": highest,
-        "valence_bands": filled,
+        "valence_bands": filled - defect,
         "defect_bands": defect,
         "ticks": ticks,
     }
