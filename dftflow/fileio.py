@@ -29,3 +29,30 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
 
 def atomic_write_json(path: str | Path, data) -> Path:
     return atomic_write_text(path, json.dumps(data, indent=1, default=str) + "\n")
+
+
+BULKY_OUTPUTS = ("vasprun.xml", "PROCAR", "DOSCAR", "EIGENVAL", "LOCPOT", "CHGCAR", "OUTCAR", "XDATCAR", "PARCHG")
+
+
+def gzip_outputs(directory: str | Path, names=BULKY_OUTPUTS, level: int = 1) -> list[Path]:
+    """gzip the bulky VASP outputs of a stored run (atomate's practice; pymatgen reads the .gz files).
+
+    CONTCAR and WAVECAR stay plain: the next calculation starts from them. Each file is compressed to a
+    temporary name and renamed before the original is removed, so a kill never leaves neither.
+    """
+    import gzip
+    import shutil
+
+    done = []
+    for name in names:
+        source = Path(directory) / name
+        if not source.is_file():
+            continue
+        target = source.with_name(f"{name}.gz")
+        tmp = source.with_name(f".{name}.gz.tmp")
+        with open(source, "rb") as fin, gzip.open(tmp, "wb", compresslevel=level) as fout:
+            shutil.copyfileobj(fin, fout, length=1 << 20)
+        os.replace(tmp, target)
+        source.unlink()
+        done.append(target)
+    return done

@@ -19,9 +19,9 @@ from pymatgen.core import Structure
 from dftflow.calculations import BULK_LABEL, Calculation, Study, build_system
 from dftflow.db import ResultsDB
 from dftflow.errors import InputError
-from dftflow.fileio import atomic_write_json
+from dftflow.fileio import atomic_write_json, gzip_outputs
 from dftflow.vasp.outputs import INPUTS_RECORD, task_document
-from dftflow.vasp.run import finished_run, run_vasp
+from dftflow.vasp.run import run_vasp
 
 APPROXIMATIONS = {
     "hse-static": ["hybrid single point at the PBEsol geometry (no hybrid relaxation)"],
@@ -106,8 +106,10 @@ def prepare_calculation(study: Study, label: str, directory: str | Path, calc_lo
         else f"explicit list of {inputs.kpoints.num_kpts} points",
         "context": calculation_context(study, calc),
     }
-    if finished_run(directory, record["input_hash"]):
-        return record  # VASP already finished here (a rerun after a kill): keep its outputs
+    previous = directory / INPUTS_RECORD
+    if previous.is_file() and json.loads(previous.read_text()).get("input_hash") == record["input_hash"]:
+        return record  # written before (a rerun after a kill): keep them, and any outputs or corrections
+    clear_outputs(directory)  # outputs of other inputs (the study changed) must not be mistaken for these
     inputs.write_into(directory)
     if calc.step == "hse-static":
         wavecar = parent_dir(calc, calc_locs or []) / "WAVECAR"
@@ -115,6 +117,14 @@ def prepare_calculation(study: Study, label: str, directory: str | Path, calc_lo
             shutil.copy2(wavecar, directory / "WAVECAR")
     atomic_write_json(directory / INPUTS_RECORD, record)
     return record
+
+
+def clear_outputs(directory: Path) -> None:
+    """Remove VASP and dftflow output files left in a directory by different inputs."""
+    keep = {"FW.json", "FW_submit.script"}
+    for path in directory.iterdir():
+        if path.is_file() and path.name not in keep:
+            path.unlink()
 
 
 def read_inputs_record(directory: str | Path) -> dict:
@@ -141,4 +151,6 @@ def store_calculation(db: ResultsDB, directory: str | Path) -> dict:
     run_record = json.loads(run_record_path.read_text()) if run_record_path.is_file() else {}
     doc["custodian"] = run_record.get("corrections", [])
     doc["input"]["hash"] = record["input_hash"]
-    return db.store_task(doc, arrays)
+    stored = db.store_task(doc, arrays)
+    gzip_outputs(directory)
+    return stored

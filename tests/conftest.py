@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -12,8 +16,61 @@ ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = ROOT / "workflows"
 HOST_CIF = ROOT / "structures" / "WO3_P21n.cif"
 STUDY_FILES = sorted(WORKFLOWS.glob("*.yaml"))
+TEST_STUDIES = ROOT / "tests" / "data" / "studies"
+REAL_VASP = ROOT / "tests" / "data" / "real_vasp"
+VASP_NAMES = ("vasp", "vasp_std", "vasp_gam", "vasp_ncl")
 
 warnings.filterwarnings("ignore", module="pymatgen")
+
+
+def guard_bin(base: Path) -> Path:
+    """A directory of executables named like VASP that refuse to run: put first on PATH in tests, so any
+    attempt to start a real VASP binary fails loudly (exit 97) instead of running."""
+    bindir = base / "no-real-vasp"
+    bindir.mkdir(parents=True, exist_ok=True)
+    for name in VASP_NAMES:
+        exe = bindir / name
+        exe.write_text("#!/bin/sh\necho 'dftflow tests: a real VASP binary must not run in tests' >&2\nexit 97\n")
+        exe.chmod(0o755)
+    return bindir
+
+
+def guarded_env(base: Path, **extra) -> dict:
+    """Environment for dftflow subprocesses in tests: real VASP guarded, no user configuration."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DFTFLOW_VASP_CMD", "PMG_VASP_PSP_DIR", "DFTFLOW_HOME")}
+    env["PATH"] = f"{guard_bin(base)}:{Path(sys.executable).parent}:{env.get('PATH', '')}"
+    env["DFTFLOW_CONFIG"] = str(base / "no-dftflow-config.yaml")
+    env["MOCK_VASP_THREADS"] = "1"
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def dftflow(*args, env: dict, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "dftflow", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd or ROOT,
+        timeout=timeout,
+    )
+
+
+def run_log(path: Path) -> list[dict]:
+    """mock-vasp's MOCK_VASP_RUN_LOG: one JSON line per invocation."""
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+@pytest.fixture(autouse=True)
+def no_real_vasp(monkeypatch, tmp_path_factory):
+    """Every test runs with VASP-named executables that refuse to start and without user configuration."""
+    base = tmp_path_factory.getbasetemp()
+    monkeypatch.setenv("PATH", f"{guard_bin(base)}:{os.environ.get('PATH', '')}")
+    for name in ("DFTFLOW_VASP_CMD", "PMG_VASP_PSP_DIR", "DFTFLOW_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DFTFLOW_CONFIG", str(base / "no-dftflow-config.yaml"))
 
 
 @pytest.fixture(scope="session")

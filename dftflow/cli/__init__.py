@@ -16,6 +16,11 @@ EXIT_INPUT_ERROR = 2
 
 
 def main(argv: list[str] | None = None) -> int:
+    import faulthandler
+    import signal
+
+    if hasattr(signal, "SIGUSR1"):  # `kill -USR1 <pid>` prints where a long run is (for hang reports)
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
     parser = build_parser()
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", module="pymatgen")  # CIF-parser chatter; our own checks report problems

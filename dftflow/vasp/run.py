@@ -77,6 +77,25 @@ def finished_run(directory: Path, input_hash: str | None) -> dict | None:
     return None
 
 
+def outputs_complete(directory: Path, step: str) -> bool:
+    """True when the directory holds the outputs of a finished, error-free VASP run: custodian's
+    validators pass and none of this step's handlers (except the time-based ones) finds an error."""
+    if not (directory / "vasprun.xml").is_file():
+        return False
+    if any(v.check(str(directory)) for v in (VasprunXMLValidator(), VaspFilesValidator())):
+        return False
+    timed = (FrozenJobErrorHandler, WalltimeHandler)
+    return not any(h.check(str(directory)) for h in handlers_for(step) if not isinstance(h, timed))
+
+
+def _custodian_log(directory: Path) -> list:
+    path = directory / "custodian.json"
+    try:
+        return json.loads(path.read_text()) if path.is_file() else []
+    except ValueError:
+        return []
+
+
 def run_vasp(
     directory: str | Path,
     step: str,
@@ -95,6 +114,16 @@ def run_vasp(
     done = finished_run(directory, input_hash)
     if done is not None:
         return {**done, "reused": True}
+    if outputs_complete(directory, step):  # VASP finished, but we were killed before recording it
+        record = {
+            "completed": True,
+            "input_hash": input_hash,
+            "step": step,
+            "recovered": True,
+            "corrections": _plain(_custodian_log(directory)),
+        }
+        atomic_write_json(directory / RUN_RECORD, record)
+        return {**record, "reused": True}
     job = VaspJob(vasp_command(vasp_cmd), output_file="vasp.out", stderr_file="std_err.txt", auto_npar=False)
     custodian = Custodian(
         handlers_for(step, frozen_timeout, wall_time),
@@ -113,15 +142,19 @@ def run_vasp(
     return record
 
 
-def _plain(corrections) -> list:
-    """Custodian's correction records as plain JSON (handler objects -> their class names)."""
+def _plain(run_log) -> list:
+    """Every correction custodian made (its run log has one entry per job), as plain JSON: the errors,
+    the actions and the handler's class name."""
     out = []
-    for c in corrections or []:
-        out.append(
-            {
-                "errors": [str(e) for e in c.get("errors", [])],
-                "actions": json.loads(json.dumps(c.get("actions"), default=str)),
-                "handler": type(c.get("handler")).__name__ if c.get("handler") is not None else None,
-            }
-        )
+    for job in run_log or []:
+        for c in job.get("corrections", []):
+            handler = c.get("handler")
+            name = handler.get("@class") if isinstance(handler, dict) else type(handler).__name__ if handler else None
+            out.append(
+                {
+                    "errors": [str(e) for e in c.get("errors", [])],
+                    "actions": json.loads(json.dumps(c.get("actions"), default=str)),
+                    "handler": name,
+                }
+            )
     return out

@@ -71,8 +71,7 @@ def test_vacancy_state_below_cbm_on_neighbouring_w(supercells):
     under = [
         i
         for i, site in enumerate(s)
-        if site.specie.symbol == "W"
-        and sum(1 for n in s.get_neighbors(site, 2.6) if n.specie.symbol == "O") < 6
+        if site.specie.symbol == "W" and sum(1 for n in s.get_neighbors(site, 2.6) if n.specie.symbol == "O") < 6
     ]
     assert len(under) == 2
     assert weights[under].sum() > 0.5 * weights.sum()
