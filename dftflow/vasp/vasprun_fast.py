@@ -1,0 +1,159 @@
+"""Fast, memory-lean reading of vasprun.xml (plain or compressed) into a pymatgen ``Vasprun``.
+
+Why: hybrid runs of 256-atom cells with LORBIT = 11 write vasprun.xml files of hundreds of MB to GB,
+~90 % of it the ``<projected>`` block. pymatgen's ``Vasprun`` builds every ``<r>`` row into an lxml
+element first and needs ~5-7x the file size in memory (sumo #130: MemoryError at 2.9 GB; pymatgen
+#251), even for projections it is not asked to keep.
+
+How: :class:`FastVasprun` *is* a pymatgen ``Vasprun`` (subclass), so everything downstream code uses -
+``final_energy``, ``converged_*``, ``eigenvalue_band_properties``, ``complete_dos``, ``get_band_structure``
+(including the hybrid zero-weight line mode), ``run_type``, ``get_computed_entry`` - is pymatgen's own
+code. Only the reading differs: the file is streamed through
+:class:`~dftflow.vasp.vasprun_arrays.BlockStream`, which cuts the ``<eigenvalues>``, ``<dos>`` and
+``<projected>`` blocks out of the bytes and converts them in bulk with numpy; pymatgen's own
+``Vasprun._parse`` reads everything else (generator, incar, parameters, k-points, atoms, structures,
+ionic and electronic steps, dielectric data, KPOINTS_OPT blocks...) from what is left. The arrays are
+then attached in the layout pymatgen uses.
+
+Departures from pymatgen (all deliberate):
+
+- ``projections="atom"`` (default) keeps only the per-atom sums over orbitals, as ``atom_projections``
+  (spin, kpoint, band, atom) float64 - summed row by row while reading, bitwise equal to
+  ``projected_eigenvalues[spin].sum(axis=3)`` - and leaves ``projected_eigenvalues`` None.
+  ``projections="full"`` also sets pymatgen's ``projected_eigenvalues`` {Spin: (kpoint, band, atom,
+  orbital)}; ``projections=None`` skips the block unread (then ``eigenvalues`` come from the stand-alone
+  ``<eigenvalues>`` block, which VASP writes identical to the copy inside ``<projected>``).
+- A truncated or corrupted file always raises :class:`VasprunCorruptedError` (a dftflow ``InputError``:
+  exit code 2) saying so; pymatgen raises lxml/EOF errors, and for a malformed ``<dos>`` only sets
+  ``dos_has_errors``.
+- Spin channels are assigned by order in the file (1 = up, 2 = down) instead of from the comment text.
+- Options pymatgen offers for other uses (``ionic_step_skip``/``offset``, ``exception_on_bad_xml=False``
+  for partial results of a running job) are not offered.
+"""
+
+from __future__ import annotations
+
+import warnings
+import zlib
+from pathlib import Path
+
+import numpy as np
+from monty.io import zopen
+from pymatgen.electronic_structure.core import Orbital, OrbitalType, Spin
+from pymatgen.electronic_structure.dos import Dos
+from pymatgen.io.vasp.outputs import UnconvergedVASPWarning, Vasprun
+
+from dftflow.vasp.vasprun_arrays import BlockStream, VasprunCorruptedError
+
+__all__ = ["FastVasprun", "VasprunCorruptedError", "read_vasprun"]
+
+PROJECTIONS = ("atom", "full", None)
+# what a damaged file makes the XML parser, the decompressor or pymatgen's element parsers raise
+_DAMAGE = (SyntaxError, EOFError, OSError, zlib.error, ValueError, KeyError, AttributeError, IndexError, TypeError)
+
+
+class FastVasprun(Vasprun):
+    """A pymatgen ``Vasprun`` read by the streaming parser; see the module docstring.
+
+    Extra attributes: ``atom_projections`` (spin, kpoint, band, atom) float64 or None, and
+    ``projection_orbitals`` (orbital names of the ``<projected>`` block, e.g. s, py, ..., x2-y2).
+    """
+
+    def __init__(
+        self,
+        filename: str | Path,
+        projections: str | None = "atom",
+        parse_dos: bool = True,
+        parse_potcar_file: str | Path | bool = False,
+        occu_tol: float = 1e-8,
+        separate_spins: bool = False,
+    ) -> None:
+        if projections not in PROJECTIONS:
+            raise ValueError(f"projections must be one of {PROJECTIONS}, not {projections!r}")
+        self.filename = str(filename)
+        self.projections = projections
+        self.ionic_step_skip, self.ionic_step_offset = None, 0
+        self.occu_tol, self.separate_spins, self.exception_on_bad_xml = occu_tol, separate_spins, True
+        try:
+            with zopen(self.filename, mode="rb") as raw:
+                stream = BlockStream(raw, projections=projections, name=self.filename)
+                # pymatgen's parser on the rest of the document; the flags only concern KPOINTS_OPT blocks,
+                # the only <eigenvalues>/<dos>/<projected> it still sees
+                self._parse(stream, parse_dos=parse_dos, parse_eigen=True, parse_projected_eigen=projections == "full")
+            self.nionic_steps = len(self.md_data) if self.md_data else len(self.ionic_steps)
+            self._attach(stream.blocks, parse_dos)
+        except (VasprunCorruptedError, FileNotFoundError, PermissionError, IsADirectoryError):
+            raise
+        except _DAMAGE as exc:
+            where = " (XML line numbers omit the array blocks)" if isinstance(exc, SyntaxError) else ""
+            raise VasprunCorruptedError(
+                f"{self.filename}: cannot be parsed ({type(exc).__name__}: {exc}){where}; "
+                "the file is incomplete or corrupted"
+            ) from exc
+        if parse_potcar_file:
+            self.update_potcar_spec(parse_potcar_file)
+            self.update_charge_from_potcar(parse_potcar_file)
+        if self.incar.get("ALGO") not in {"Chi", "Bse"} and not self.converged and self.parameters.get("IBRION") != 0:
+            warnings.warn(  # same warning as pymatgen's Vasprun
+                f"{self.filename} is an unconverged VASP run.\nElectronic convergence reached: "
+                f"{self.converged_electronic}.\nIonic convergence reached: {self.converged_ionic}.",
+                UnconvergedVASPWarning,
+                stacklevel=2,
+            )
+
+    def _attach(self, blocks: dict, parse_dos: bool) -> None:
+        """Put the arrays read by BlockStream where pymatgen's Vasprun keeps them (checking their shapes)."""
+        nkpts, natoms = len(self.actual_kpoints), len(self.atomic_symbols)
+        eig = blocks.get("eigenvalues")  # (spin, kpoint, band, 2)
+        if eig is not None:
+            self._check("eigenvalues", eig.shape[1:2] + eig.shape[3:], (nkpts, 2))
+            self.eigenvalues = {spin: eig[i] for i, spin in enumerate(_spins(len(eig)))}
+        dos = blocks.get("dos")
+        if parse_dos and dos is not None:
+            total, partial = dos["total"], dos["partial"]  # (spin, grid, 3), (ion, spin, grid, 1 + norb)
+            spins = _spins(len(total))
+            self._check("<dos><total>", total.shape[2:], (3,))
+            energies = total[-1, :, 0]  # pymatgen takes the energies of the last spin set
+            self.efermi = dos["efermi"]
+            self.tdos = Dos(self.efermi, energies, {spin: total[i, :, 1] for i, spin in enumerate(spins)})
+            self.idos = Dos(self.efermi, energies, {spin: total[i, :, 2] for i, spin in enumerate(spins)})
+            self.pdos = []
+            if partial is not None:
+                self._check("<dos><partial>", partial.shape[:3], (natoms, len(total), total.shape[1]))
+                lm = any("x" in name for name in dos["partial_fields"][1:])  # as pymatgen: lm- or l-decomposed
+                orbitals = [Orbital(c) if lm else OrbitalType(c) for c in range(partial.shape[3] - 1)]
+                self.pdos = [
+                    {orb: {s: partial[at, i, :, c + 1] for i, s in enumerate(spins)} for c, orb in enumerate(orbitals)}
+                    for at in range(natoms)
+                ]
+            self.dos_has_errors = False
+        self.atom_projections, self.projection_orbitals = None, blocks.get("projected_fields")
+        proj = blocks.get("projected")  # (spin, kpoint, band, atom[, orbital])
+        if proj is not None:
+            self._check("<projected>", (proj.shape[1], proj.shape[3]), (nkpts, natoms))
+            if len(proj) > 2:  # non-collinear: components 2-4 are the x, y, z magnetisation (as pymatgen)
+                if proj.ndim == 5:
+                    self.projected_magnetization = np.stack([proj[1], proj[2], proj[3]], axis=-1)
+                proj = proj[:1]
+            if proj.ndim == 5:
+                self.projected_eigenvalues = {spin: proj[i] for i, spin in enumerate(_spins(len(proj)))}
+                self.atom_projections = proj.sum(axis=4)
+            else:
+                self.atom_projections = proj
+
+    def _check(self, what: str, shape: tuple, expected: tuple) -> None:
+        if tuple(shape) != tuple(expected):
+            raise VasprunCorruptedError(
+                f"{self.filename}: {what} has shape {tuple(shape)} where the header implies {tuple(expected)}: "
+                "the file is incomplete or corrupted"
+            )
+
+
+def _spins(n: int) -> list[Spin]:
+    """Spin keys by position: 1 set -> up; 2 -> up, down; 4 (non-collinear) -> up (the rest is magnetisation)."""
+    return [Spin.up, Spin.down][: min(n, 2)] if n <= 2 else [Spin.up]
+
+
+def read_vasprun(path: str | Path, projections: str | None = "atom", **kwargs) -> FastVasprun:
+    """Read vasprun.xml(.gz) with the fast parser; projections: "atom" (default), "full" or None."""
+    return FastVasprun(path, projections=projections, **kwargs)
