@@ -7,20 +7,20 @@ blocks are cut out of the byte stream and converted in bulk, ~16 MB at a time, b
 (C tokenizer); the rest of the document is handed on unchanged so that pymatgen's own parser reads it.
 
 :class:`BlockStream` is a read-only file object for ``lxml.etree.iterparse``. While it is read it
-collects, for the *last* block of each kind (as pymatgen keeps the last one):
+collects, for the *last* block of each kind (as pymatgen keeps the last one), the ``<r>`` rows in file
+order as flat float64 arrays (rows, fields), which ``FastVasprun`` shapes with the run's header:
 
-- ``eigenvalues``: float64 array (spin, kpoint, band, 2) of eigenvalue and occupation;
-- ``dos``: ``efermi``, ``total`` (spin, gridpoint, 3), ``partial`` (ion, spin, gridpoint, 1 + norb) or
-  None, ``partial_fields`` (the ``<field>`` names);
-- ``projected``: (spin, kpoint, band, ion, norb) float64 with ``projections="full"``, or its sum over
-  orbitals (spin, kpoint, band, ion) float64 with ``projections="atom"`` (reduced piece by piece, so the
-  full array never exists); ``projected_fields``. With ``projections=None`` the block is skipped unread.
+- ``eigenvalues``: rows of (eigenvalue, occupation), spin > kpoint > band;
+- ``dos``: ``efermi``, ``total`` rows (energy, total, integrated), spin > gridpoint; ``partial`` rows
+  (energy, orbitals...), ion > spin > gridpoint, or None; ``partial_fields``;
+- ``projected``: rows of orbital weights, spin > kpoint > band > ion, with ``projections="full"``, or
+  each row's sum over orbitals (rows,) with ``projections="atom"`` - reduced piece by piece, so the
+  full array never exists; ``projected_fields``. With ``projections=None`` the block is skipped unread.
 
-Spin sets are taken in file order (1, 2, ... as VASP writes them) instead of being matched by their
-comment text; shapes come from counting the ``<set comment="...">`` tags of each dimension, and every
-array must be complete and regular, else :class:`VasprunCorruptedError`. KPOINTS_OPT blocks
-(``<eigenvalues_kpoints_opt>``, ``<projected_kpoints_opt>``, ``<dos comment="kpoints_opt">``) are passed
-through unchanged, for pymatgen to parse as usual (not accelerated).
+A block that ends early, has rows of the wrong width or unreadable numbers raises
+:class:`VasprunCorruptedError`. KPOINTS_OPT blocks (``<eigenvalues_kpoints_opt>``,
+``<projected_kpoints_opt>``, ``<dos comment="kpoints_opt">``) are passed through unchanged for pymatgen
+to parse as usual (not accelerated).
 """
 
 from __future__ import annotations
@@ -36,11 +36,13 @@ from dftflow.errors import InputError
 CHUNK = 1 << 24  # bytes read at a time; also the size of the pieces handed to numpy.loadtxt
 _BLOCK = re.compile(rb"<(eigenvalues|projected|dos|eigenvalues_kpoints_opt|projected_kpoints_opt)[\s>]")
 _LOOKBEHIND = 32  # a block start tag cut by the end of the buffer starts within this many bytes of it
-_DIM = re.compile(rb'<dimension\s+dim="(\d+)"\s*>\s*([^<\s]+)\s*</dimension>')
 _FIELD = re.compile(rb"<field[^>]*>([^<]*)</field>")
 _FIRST_I = re.compile(rb"<i[\s>][^>]*>([^<]*)</i>")
 _ROW = re.compile(rb"<r>([^<]*)</r>")
 _SET_TAG = re.compile(rb"</?set[^>]*>")
+_BLANK_TAGS = bytes.maketrans(b"<>/r", b"    ")  # <r> rows -> numbers, <set ...> and </set> -> 'set ...'
+_SET_LINE = re.compile(rb"\n[ \t]*</?set[^\n]*")
+_U64 = np.uint64
 
 
 class VasprunCorruptedError(InputError):
@@ -97,7 +99,8 @@ class BlockStream:
         if self.eof:
             return False
         data = self.raw.read(CHUNK)
-        self.buf, self.pos, self.next_block = self.buf[self.pos :] + data, 0, None
+        rest = self.buf[self.pos :] if self.pos < len(self.buf) else b""
+        self.buf, self.pos, self.next_block = rest + data if rest else data, 0, None
         self.eof = not data
         return bool(data)
 
@@ -165,7 +168,7 @@ class BlockStream:
         else:
             self._expect(b"<eigenvalues>")
             self.blocks["eigenvalues"] = self._eigenvalues()  # pymatgen keeps this copy (the last one)
-            fields, data = self._array(reduce_rows=self.projections == "atom")
+            fields, data = self._array(reduce_rows=self.projections == "atom", fixed8=True)
             self._expect(b"</projected>")
             self.blocks["projected"], self.blocks["projected_fields"] = data, fields
 
@@ -189,51 +192,44 @@ class BlockStream:
             self._expect(b"</dos>")
         return {"efermi": float(efermi.group(1)), "total": total, "partial": partial, "partial_fields": fields}
 
-    def _array(self, reduce_rows: bool = False) -> tuple[list[str], np.ndarray]:
-        """One <array>: (field names, data shaped (*outer dimensions, rows[, fields]))."""
+    def _array(self, reduce_rows: bool = False, fixed8: bool = False) -> tuple[list[str], np.ndarray]:
+        """One <array>: (field names, rows (n, nfields) float64, or their sums (n,) with reduce_rows).
+
+        The rows stay flat: :class:`~dftflow.vasp.vasprun_fast.FastVasprun` shapes them from the header
+        (ISPIN, k-points, atoms), which is cheaper than counting the <set> tags of a GB-sized block.
+        """
         self._expect(b"<array")
-        head = self._take_before(b"<set")
-        names = [name for _, name in sorted(_DIM.findall(head), key=lambda d: int(d[0]))]
-        fields = [f.strip().decode() for f in _FIELD.findall(head)]
-        outer = names[:0:-1]  # set nesting, outermost first, e.g. spin, kpoint (dim 1 is the rows)
-        counts = dict.fromkeys(outer, 0)
-        parts, nrows = [], 0
+        fields = [f.strip().decode() for f in _FIELD.findall(self._take_before(b"<set"))]
+        parts = []
         for piece in self._pieces_before(b"</array>"):
-            for name in outer:
-                counts[name] += piece.count(b'comment="' + name)
-            rows = self._rows(piece, len(fields))
-            nrows += len(rows)
+            rows = _rows_fixed8(piece, len(fields)) if fixed8 else None
+            fixed8 = rows is not None  # a layout that does not fit is not tried again in this array
+            rows = self._rows(piece, len(fields)) if rows is None else rows
             parts.append(rows.sum(axis=1) if reduce_rows else rows)
         self.pos += len(b"</array>")
-        data = np.concatenate(parts) if parts else np.empty((0,) if reduce_rows else (0, len(fields)))
-        return fields, data.reshape(self._shape(outer, counts, nrows) + data.shape[1:])
-
-    def _shape(self, outer: list[bytes], counts: dict, nrows: int) -> tuple[int, ...]:
-        shape, total = [], 1
-        for name in outer:  # counts are cumulative: spin sets, then kpoint sets in all spins, ...
-            if counts[name] == 0 or counts[name] % total:
-                self._corrupted(f"irregular <set> structure ({counts[name]} {name.decode()} sets)")
-            shape.append(counts[name] // total)
-            total = counts[name]
-        if nrows == 0 or nrows % total:
-            self._corrupted(f"{nrows} rows do not fill {total} sets evenly")
-        return (*shape, nrows // total)
+        if not parts or not sum(len(p) for p in parts):
+            self._corrupted("empty <array>")
+        return fields, np.concatenate(parts)
 
     def _rows(self, piece: bytes, ncols: int) -> np.ndarray:
-        """<r> rows of a piece as (n, ncols) float64: numpy's C tokenizer; per-token fallback if it refuses."""
-        nrows = piece.count(b"<r>")
-        if nrows == 0:
-            rows = np.empty((0, ncols))
-        else:
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    rows = np.loadtxt(io.BytesIO(piece), comments=("<set", "</set"), usecols=range(1, ncols + 1),
-                                      ndmin=2)  # fmt: skip
-            except ValueError:  # '*****' overflows, tags glued to numbers, or garbage
-                rows = self._rows_slow(piece, ncols)
-        if rows.shape != (nrows, ncols):
-            self._corrupted(f"array rows of unexpected shape {rows.shape} (expected ({nrows}, {ncols}))")
+        """The <r> rows of a piece as (n, ncols) float64.
+
+        Fast path: one bytes.translate blanks '<', '>', '/' and 'r', so that <r> rows are bare numbers (also
+        when glued to their tags) and <set ...> lines start with 's', the comment character for numpy's C
+        tokenizer (a longer comment string would send every line through Python). It refuses (ValueError)
+        VASP's '*****' overflows and anything irregular; those pieces get pymatgen's per-number conversion.
+        """
+        text = piece.translate(_BLANK_TAGS)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # "input contained no data" for a piece of <set> lines only
+                rows = np.loadtxt(io.BytesIO(text), comments="s", ndmin=2, encoding="latin1")  # 1.7x the default
+        except ValueError:
+            rows = self._rows_slow(piece, ncols)
+        if rows.size == 0:
+            rows = rows.reshape(0, ncols)
+        if rows.shape[1] != ncols:
+            self._corrupted(f"array rows of {rows.shape[1]} numbers where its header has {ncols} fields")
         return rows
 
     def _rows_slow(self, piece: bytes, ncols: int) -> np.ndarray:
@@ -249,3 +245,55 @@ class BlockStream:
         if any(len(v) != ncols for v in values):
             self._corrupted(f"array row without {ncols} numbers")
         return np.array(values, dtype=float).reshape(-1, ncols)
+
+
+def _rows_fixed8(piece: bytes, ncols: int) -> np.ndarray | None:
+    """<r> rows in VASP's <projected> layout (non-negative fields of 8 characters, '.' then 4 digits, as
+    '  0.2275'), or None if the piece is not exactly that (numpy.loadtxt reads it then).
+
+    Why: this block is ~90 % of a big vasprun.xml. Each field, seen as a little-endian uint64, becomes its
+    digits by three multiply-shift-mask steps (the classic SWAR 8-digit parse), ~2x numpy.loadtxt. The
+    mantissa is an exact integer, so mantissa / 1e4 is the correctly rounded double, as float() gives.
+    Every character is checked; a '-' (magnetisation components of non-collinear runs) means None.
+    """
+    if b"-" in piece:
+        return None
+    rows, start, view = [], 0, memoryview(piece)
+    while (e := piece.find(b"e", start)) >= 0:  # 'e' occurs only in <set ...> and </set> lines (memchr)
+        line, end = piece.rfind(b"\n", 0, e) + 1, piece.find(b"\n", e) + 1 or len(piece)
+        if piece.find(b"set", line, end) < 0:
+            return None
+        rows.append(view[start:line])
+        start = end
+    rows.append(view[start:])
+    text = b"".join(rows).rstrip(b" \t")  # the last piece ends with the indentation of </array>
+    width = text.find(b"\n") + 1
+    c0 = text.find(b"<r>", 0, width) + 3
+    c1 = c0 + 8 * ncols
+    if not text:
+        return np.empty((0, ncols))
+    if width <= 0 or c0 < 3 or c1 > width or len(text) % width:
+        return None
+    lines = np.frombuffer(text, np.uint8).reshape(-1, width)
+    if not ((lines[:, :c0] == lines[0, :c0]).all() and (lines[:, c1:] == lines[0, c1:]).all()):
+        return None  # lines of the same length, but not all rows with the same layout
+    if lines[0, c1:].tobytes().strip() != b"</r>":
+        return None
+    f = np.ascontiguousarray(lines[:, c0:c1]).view("<u8")  # (rows, ncols); byte k = k-th character
+    t = f ^ _U64(0x3030303030303030)  # digits -> 0..9, ' ' -> 0x10, '.' -> 0x1E
+    digits = _U64(0xF0F0F0F0_00F00000)  # characters 2, 4, 5, 6, 7 must be digits,
+    low, high = t & _U64(0x0F0F), t & _U64(0x1010)  # characters 0, 1 digits or ' ',
+    if (
+        (t & digits).any()
+        or ((t + _U64(0x0606060606060606)) & digits).any()
+        or ((t >> _U64(24)) & _U64(0xFF) != 0x1E).any()  # character 3 '.'
+        or (t & _U64(0xE0E0)).any()
+        or ((low + _U64(0x0606)) & _U64(0x1010)).any()
+        or (low & ((high >> _U64(4)) * _U64(0x0F))).any()
+    ):
+        return None
+    x = f & _U64(0x0F0F0F0F_000F0F0F)  # digit values; ' ' and '.' -> 0
+    x = (x * _U64(10) + (x >> _U64(8))) & _U64(0x00FF00FF00FF00FF)
+    x = (x * _U64(100) + (x >> _U64(16))) & _U64(0x0000FFFF0000FFFF)
+    x = (x * _U64(10000) + (x >> _U64(32))) & _U64(0x00000000FFFFFFFF)  # 8-digit integer, '.' read as a 0
+    return (x - (x // _U64(100000)) * _U64(90000)).astype(np.float64) / 1e4  # drop that 0: the mantissa

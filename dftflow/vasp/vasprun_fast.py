@@ -102,24 +102,26 @@ class FastVasprun(Vasprun):
             )
 
     def _attach(self, blocks: dict, parse_dos: bool) -> None:
-        """Put the arrays read by BlockStream where pymatgen's Vasprun keeps them (checking their shapes)."""
+        """Shape the rows read by BlockStream with the header and put them where pymatgen's Vasprun has them."""
         nkpts, natoms = len(self.actual_kpoints), len(self.atomic_symbols)
-        eig = blocks.get("eigenvalues")  # (spin, kpoint, band, 2)
-        if eig is not None:
-            self._check("eigenvalues", eig.shape[1:2] + eig.shape[3:], (nkpts, 2))
-            self.eigenvalues = {spin: eig[i] for i, spin in enumerate(_spins(len(eig)))}
-        dos = blocks.get("dos")
-        if parse_dos and dos is not None:
-            total, partial = dos["total"], dos["partial"]  # (spin, grid, 3), (ion, spin, grid, 1 + norb)
-            spins = _spins(len(total))
-            self._check("<dos><total>", total.shape[2:], (3,))
+        ispin = int(self.parameters.get("ISPIN", 1))
+        noncollinear = bool(self.parameters.get("LNONCOLLINEAR") or self.parameters.get("LSORBIT"))
+        ncomp = 4 if noncollinear else ispin  # spin sets of <dos> and <projected>: total, mx, my, mz if non-collinear
+        nbands = None
+        if (eig := blocks.get("eigenvalues")) is not None:
+            eig = self._shaped("<eigenvalues>", eig, (ispin, nkpts))  # (spin, kpoint, band, 2)
+            nbands = eig.shape[2]
+            self.eigenvalues = {spin: eig[i] for i, spin in enumerate(_spins(ispin))}
+        if parse_dos and (dos := blocks.get("dos")) is not None:
+            total = self._shaped("<dos><total>", dos["total"], (ncomp,))  # (spin, grid, 3)
+            spins = _spins(ncomp)
             energies = total[-1, :, 0]  # pymatgen takes the energies of the last spin set
             self.efermi = dos["efermi"]
             self.tdos = Dos(self.efermi, energies, {spin: total[i, :, 1] for i, spin in enumerate(spins)})
             self.idos = Dos(self.efermi, energies, {spin: total[i, :, 2] for i, spin in enumerate(spins)})
             self.pdos = []
-            if partial is not None:
-                self._check("<dos><partial>", partial.shape[:3], (natoms, len(total), total.shape[1]))
+            if dos["partial"] is not None:
+                partial = self._shaped("<dos><partial>", dos["partial"], (natoms, ncomp), total.shape[1])
                 lm = any("x" in name for name in dos["partial_fields"][1:])  # as pymatgen: lm- or l-decomposed
                 orbitals = [Orbital(c) if lm else OrbitalType(c) for c in range(partial.shape[3] - 1)]
                 self.pdos = [
@@ -128,10 +130,9 @@ class FastVasprun(Vasprun):
                 ]
             self.dos_has_errors = False
         self.atom_projections, self.projection_orbitals = None, blocks.get("projected_fields")
-        proj = blocks.get("projected")  # (spin, kpoint, band, atom[, orbital])
-        if proj is not None:
-            self._check("<projected>", (proj.shape[1], proj.shape[3]), (nkpts, natoms))
-            if len(proj) > 2:  # non-collinear: components 2-4 are the x, y, z magnetisation (as pymatgen)
+        if (proj := blocks.get("projected")) is not None:  # rows (spin, kpoint, band, atom[, orbital])
+            proj = self._shaped("<projected>", proj, (ncomp, nkpts), nbands, inner=(natoms,))
+            if ncomp == 4:  # non-collinear: components 2-4 are the x, y, z magnetisation (as pymatgen)
                 if proj.ndim == 5:
                     self.projected_magnetization = np.stack([proj[1], proj[2], proj[3]], axis=-1)
                 proj = proj[:1]
@@ -141,12 +142,17 @@ class FastVasprun(Vasprun):
             else:
                 self.atom_projections = proj
 
-    def _check(self, what: str, shape: tuple, expected: tuple) -> None:
-        if tuple(shape) != tuple(expected):
+    def _shaped(self, what: str, rows: np.ndarray, lead: tuple, expected=None, inner: tuple = ()) -> np.ndarray:
+        """rows reshaped to (*lead, n, *inner, fields...); n (bands, grid points) must be `expected` if given."""
+        size = int(np.prod(lead + inner))
+        n = len(rows) // size
+        if len(rows) % size or (expected is not None and n != expected):
             raise VasprunCorruptedError(
-                f"{self.filename}: {what} has shape {tuple(shape)} where the header implies {tuple(expected)}: "
+                f"{self.filename}: {what} has {len(rows)} rows, which do not fit the header ({lead + inner}: spin "
+                f"components, k-points, atoms; {len(rows) / size:g} per set{f', not {expected}' if expected else ''}): "
                 "the file is incomplete or corrupted"
             )
+        return rows.reshape(*lead, n, *inner, *rows.shape[1:])
 
 
 def _spins(n: int) -> list[Spin]:
