@@ -3,8 +3,9 @@
 Why: in a 256-atom hybrid run with LORBIT = 11 almost all bytes of vasprun.xml are ``<r>`` rows inside
 ``<eigenvalues>``, ``<dos>`` and ``<projected>``. lxml turns every row into an element (hundreds of bytes
 each) before pymatgen converts it, so pymatgen's Vasprun needs ~5-7x the file size in memory. Here those
-blocks are cut out of the byte stream and converted in bulk, ~16 MB at a time, by ``numpy.loadtxt``
-(C tokenizer); the rest of the document is handed on unchanged so that pymatgen's own parser reads it.
+blocks are cut out of the byte stream and converted in bulk, ~16 MB at a time - by ``numpy.loadtxt``'s
+C tokenizer, or for the fixed-width rows of ``<projected>`` by integer arithmetic on the bytes
+(:func:`_rows_fixed8`) - and the rest of the document is handed on unchanged for pymatgen's own parser.
 
 :class:`BlockStream` is a read-only file object for ``lxml.etree.iterparse``. While it is read it
 collects, for the *last* block of each kind (as pymatgen keeps the last one), the ``<r>`` rows in file
@@ -15,7 +16,8 @@ order as flat float64 arrays (rows, fields), which ``FastVasprun`` shapes with t
   (energy, orbitals...), ion > spin > gridpoint, or None; ``partial_fields``;
 - ``projected``: rows of orbital weights, spin > kpoint > band > ion, with ``projections="full"``, or
   each row's sum over orbitals (rows,) with ``projections="atom"`` - reduced piece by piece, so the
-  full array never exists; ``projected_fields``. With ``projections=None`` the block is skipped unread.
+  full array never exists; ``projected_fields``. With ``projections=None`` the projections are skipped
+  unread (the block's copy of the eigenvalues is still read: pymatgen uses that copy).
 
 A block that ends early, has rows of the wrong width or unreadable numbers raises
 :class:`VasprunCorruptedError`. KPOINTS_OPT blocks (``<eigenvalues_kpoints_opt>``,
@@ -41,7 +43,6 @@ _FIRST_I = re.compile(rb"<i[\s>][^>]*>([^<]*)</i>")
 _ROW = re.compile(rb"<r>([^<]*)</r>")
 _SET_TAG = re.compile(rb"</?set[^>]*>")
 _BLANK_TAGS = bytes.maketrans(b"<>/r", b"    ")  # <r> rows -> numbers, <set ...> and </set> -> 'set ...'
-_SET_LINE = re.compile(rb"\n[ \t]*</?set[^\n]*")
 _U64 = np.uint64
 
 
@@ -90,7 +91,7 @@ class BlockStream:
         if i >= 0 and self.pos + len(out) == end:
             self.until = None
         elif not out and not self._fill():
-            self._truncated(self.until.decode())
+            self._truncated(f"a block (no {self.until.decode()})")
         return out
 
     # ---- buffer primitives (positions are only valid until the next _fill) ----
@@ -161,13 +162,14 @@ class BlockStream:
             self.blocks["eigenvalues"] = self._eigenvalues()
         elif name == "dos":
             self.blocks["dos"] = self._dos()
-        elif self.projections is None:
-            for _ in self._pieces_before(b"</projected>"):
-                pass
-            self.pos += len(b"</projected>")
-        else:
-            self._expect(b"<eigenvalues>")
-            self.blocks["eigenvalues"] = self._eigenvalues()  # pymatgen keeps this copy (the last one)
+        else:  # <projected>: its own copy of the eigenvalues, which pymatgen keeps (the last one read; VASP's
+            self._expect(b"<eigenvalues>")  # two copies can differ in the occupations' last digit)
+            self.blocks["eigenvalues"] = self._eigenvalues()
+            if self.projections is None:
+                for _ in self._pieces_before(b"</projected>"):
+                    pass
+                self.pos += len(b"</projected>")
+                return
             fields, data = self._array(reduce_rows=self.projections == "atom", fixed8=True)
             self._expect(b"</projected>")
             self.blocks["projected"], self.blocks["projected_fields"] = data, fields
@@ -290,6 +292,7 @@ def _rows_fixed8(piece: bytes, ncols: int) -> np.ndarray | None:
         or (t & _U64(0xE0E0)).any()
         or ((low + _U64(0x0606)) & _U64(0x1010)).any()
         or (low & ((high >> _U64(4)) * _U64(0x0F))).any()
+        or ((high >> _U64(8)) & ~high).any()  # no ' ' after a digit
     ):
         return None
     x = f & _U64(0x0F0F0F0F_000F0F0F)  # digit values; ' ' and '.' -> 0

@@ -21,8 +21,7 @@ Departures from pymatgen (all deliberate):
   (spin, kpoint, band, atom) float64 - summed row by row while reading, bitwise equal to
   ``projected_eigenvalues[spin].sum(axis=3)`` - and leaves ``projected_eigenvalues`` None.
   ``projections="full"`` also sets pymatgen's ``projected_eigenvalues`` {Spin: (kpoint, band, atom,
-  orbital)}; ``projections=None`` skips the block unread (then ``eigenvalues`` come from the stand-alone
-  ``<eigenvalues>`` block, which VASP writes identical to the copy inside ``<projected>``).
+  orbital)}; ``projections=None`` skips the projection rows unread.
 - A truncated or corrupted file always raises :class:`VasprunCorruptedError` (a dftflow ``InputError``:
   exit code 2) saying so; pymatgen raises lxml/EOF errors, and for a malformed ``<dos>`` only sets
   ``dos_has_errors``.
