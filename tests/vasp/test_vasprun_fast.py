@@ -1,0 +1,285 @@
+"""The fast vasprun.xml reader against pymatgen's Vasprun on real VASP outputs (tests/data/real_vasp).
+
+Reference: Vasprun(parse_projected_eigen=True, parse_potcar_file=False), what dftflow used before.
+Numbers are compared exactly (np.array_equal / ==): both read the same decimal text into float64.
+"""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pymatgen.electronic_structure.core import Spin
+from pymatgen.io.vasp import Vasprun
+from pymatgen.io.vasp.outputs import UnconvergedVASPWarning
+
+from dftflow.errors import InputError
+from dftflow.vasp import outputs, vasprun_arrays
+from dftflow.vasp.vasprun_fast import FastVasprun, VasprunCorruptedError, read_vasprun
+
+REAL = Path(__file__).resolve().parents[1] / "data" / "real_vasp"
+FILES = sorted(REAL.glob("**/vasprun.xml.gz"))
+IDS = [str(f.parent.relative_to(REAL)) for f in FILES]
+CEO2 = REAL / "CeO2_hse06" / "vasprun.xml.gz"  # HSE, ISPIN 2, f-orbital projections: every block
+BANDS = REAL / "Cs2SnI6_hse_bands"
+
+
+def _quiet(factory, *args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # unconverged-run and CIF warnings
+        return factory(*args, **kwargs)
+
+
+_cache: dict = {}
+
+
+def _read(path, kind):
+    """Parsed once per session: kind is 'pymatgen' or a projections mode of FastVasprun."""
+    key = (str(path), kind)
+    if key not in _cache:
+        if kind == "pymatgen":
+            _cache[key] = _quiet(Vasprun, str(path), parse_projected_eigen=True, parse_potcar_file=False)
+        else:
+            _cache[key] = _quiet(FastVasprun, path, projections=None if kind == "none" else kind)
+    return _cache[key]
+
+
+def _spins(v):
+    return [Spin.up, Spin.down] if v.is_spin else [Spin.up]
+
+
+def _assert_same_structure(a, b):
+    assert a.species == b.species
+    assert np.array_equal(a.lattice.matrix, b.lattice.matrix)
+    assert np.array_equal(a.frac_coords, b.frac_coords)
+    assert a.site_properties.keys() == b.site_properties.keys()
+
+
+@pytest.mark.parametrize("path", FILES, ids=IDS)
+def test_header_steps_and_scalars_match_pymatgen(path):
+    ref, fast = _read(path, "pymatgen"), _read(path, "atom")
+    assert isinstance(fast, Vasprun)
+    assert fast.generator == ref.generator
+    assert fast.incar == ref.incar and type(fast.incar) is type(ref.incar)
+    assert fast.parameters == ref.parameters
+    assert {k: type(v) for k, v in fast.parameters.items()} == {k: type(v) for k, v in ref.parameters.items()}
+    assert fast.potcar_symbols == ref.potcar_symbols and fast.atomic_symbols == ref.atomic_symbols
+    assert fast.is_spin == ref.is_spin and fast.run_type == ref.run_type
+    _assert_same_structure(fast.initial_structure, ref.initial_structure)
+    _assert_same_structure(fast.final_structure, ref.final_structure)
+    assert fast.actual_kpoints == ref.actual_kpoints
+    assert fast.actual_kpoints_weights == ref.actual_kpoints_weights
+    assert fast.final_energy == ref.final_energy and fast.efermi == ref.efermi
+    assert (fast.converged_electronic, fast.converged_ionic, fast.converged) == (
+        ref.converged_electronic,
+        ref.converged_ionic,
+        ref.converged,
+    )
+    assert fast.nionic_steps == ref.nionic_steps and len(fast.ionic_steps) == len(ref.ionic_steps)
+    for mine, theirs in zip(fast.ionic_steps, ref.ionic_steps, strict=True):
+        assert mine.keys() == theirs.keys()
+        for key in ("e_fr_energy", "e_wo_entrp", "e_0_energy", "electronic_steps"):
+            assert mine[key] == theirs[key]
+        for key in ("forces", "stress"):  # Cs2SnI6: VASP wrote '*****' forces, nan for both
+            assert np.array_equal(mine[key], theirs[key], equal_nan=True)
+        _assert_same_structure(mine["structure"], theirs["structure"])
+
+
+@pytest.mark.parametrize("path", FILES, ids=IDS)
+def test_eigenvalues_and_band_edges_match_pymatgen(path):
+    ref = _read(path, "pymatgen")
+    for kind in ("atom", "full", "none"):
+        fast = _read(path, kind)
+        assert fast.eigenvalues.keys() == ref.eigenvalues.keys()
+        for spin, eig in ref.eigenvalues.items():
+            assert fast.eigenvalues[spin].shape == eig.shape == (len(ref.actual_kpoints), ref.parameters["NBANDS"], 2)
+            assert np.array_equal(fast.eigenvalues[spin], eig)  # energies and occupations
+        gap, cbm, vbm, direct = fast.eigenvalue_band_properties
+        assert (gap, cbm, vbm, direct) == ref.eigenvalue_band_properties
+        assert outputs.band_edges(fast) == outputs.band_edges(ref)  # what dftflow reports
+
+
+@pytest.mark.parametrize("path", FILES, ids=IDS)
+def test_dos_matches_pymatgen(path):
+    ref, fast = _read(path, "pymatgen"), _read(path, "atom")
+    assert fast.tdos.efermi == ref.tdos.efermi
+    for mine, theirs in ((fast.tdos, ref.tdos), (fast.idos, ref.idos)):
+        assert np.array_equal(mine.energies, theirs.energies)
+        assert mine.densities.keys() == theirs.densities.keys()
+        assert all(np.array_equal(mine.densities[s], theirs.densities[s]) for s in theirs.densities)
+    mine, theirs = fast.complete_dos, ref.complete_dos
+    assert len(mine.pdos) == len(theirs.pdos) > 0
+    for site, orbitals in theirs.pdos.items():
+        assert mine.pdos[site].keys() == orbitals.keys()
+        for orbital, by_spin in orbitals.items():
+            assert all(np.array_equal(mine.pdos[site][orbital][s], by_spin[s]) for s in by_spin)
+    for element in theirs.structure.composition.elements:  # the element/orbital sums dftflow stores
+        a, b = mine.get_element_spd_dos(element), theirs.get_element_spd_dos(element)
+        assert a.keys() == b.keys()
+        assert all(np.array_equal(a[o].densities[s], b[o].densities[s]) for o in b for s in b[o].densities)
+    assert mine.get_gap() == theirs.get_gap() and mine.get_cbm_vbm() == theirs.get_cbm_vbm()
+
+
+@pytest.mark.parametrize("path", FILES, ids=IDS)
+def test_projections_match_pymatgen(path):
+    ref = _read(path, "pymatgen")
+    natoms, norb = len(ref.atomic_symbols), ref.projected_eigenvalues[Spin.up].shape[3]
+    full, atom, none = _read(path, "full"), _read(path, "atom"), _read(path, "none")
+    assert full.projected_eigenvalues.keys() == ref.projected_eigenvalues.keys()
+    for spin, proj in ref.projected_eigenvalues.items():
+        assert np.array_equal(full.projected_eigenvalues[spin], proj)
+    per_atom = np.array([ref.projected_eigenvalues[s].sum(axis=3) for s in _spins(ref)])  # as outputs.run_arrays
+    assert atom.atom_projections.shape == (len(_spins(ref)), len(ref.actual_kpoints), ref.parameters["NBANDS"], natoms)
+    assert atom.atom_projections.dtype == np.float64
+    assert np.array_equal(atom.atom_projections, per_atom) and np.array_equal(full.atom_projections, per_atom)
+    assert atom.projected_eigenvalues is None and len(atom.projection_orbitals) == norb
+    assert none.projected_eigenvalues is None and none.atom_projections is None
+
+
+def test_run_arrays_of_dftflow_are_unchanged():
+    """dftflow's outputs.run_arrays gives the same blobs from a FastVasprun(projections='full')."""
+    directory = REAL / "GaN_Mg_Ga_defect" / "q=0"
+    ref, fast = _read(directory / "vasprun.xml.gz", "pymatgen"), _read(directory / "vasprun.xml.gz", "full")
+    a, b = outputs.run_arrays(fast, directory), outputs.run_arrays(ref, directory)
+    assert a.keys() == b.keys() == {"eigenvalues", "dos", "projections"}
+    for name in b:
+        assert a[name]["arrays"].keys() == b[name]["arrays"].keys()
+        assert all(np.array_equal(a[name]["arrays"][k], b[name]["arrays"][k]) for k in b[name]["arrays"])
+
+
+@pytest.mark.parametrize("explicit", [False, True])
+def test_hybrid_zero_weight_band_structure_matches_pymatgen(explicit):
+    """Cs2SnI6: 36 weighted + 60 zero-weight k-points; pymatgen's own line-mode code does the work."""
+    kwargs = {"kpoints_filename": str(BANDS / "KPOINTS.gz")} if explicit else {}
+    ref, fast = _read(BANDS / "vasprun.xml.gz", "pymatgen"), _read(BANDS / "vasprun.xml.gz", "atom")
+    bs_ref, bs = ref.get_band_structure(line_mode=True, **kwargs), fast.get_band_structure(line_mode=True, **kwargs)
+    assert type(bs) is type(bs_ref) and type(bs).__name__ == "BandStructureSymmLine"
+    assert len(bs.kpoints) == 60
+    assert [k.label for k in bs.kpoints] == [k.label for k in bs_ref.kpoints]
+    assert set(bs.labels_dict) == set(bs_ref.labels_dict) == {"\\Gamma", "L", "W"}
+    assert bs.branches == bs_ref.branches
+    assert bs.get_band_gap() == bs_ref.get_band_gap()
+    assert bs.is_metal() == bs_ref.is_metal() and bs.efermi == bs_ref.efermi
+    assert all(np.array_equal(bs.bands[s], bs_ref.bands[s]) for s in bs_ref.bands)
+
+
+def test_small_chunks_and_the_loadtxt_path_give_the_same_numbers(monkeypatch):
+    """Every buffer boundary case (tiny reads), and projections read by numpy.loadtxt instead of SWAR."""
+    ref = _read(CEO2, "pymatgen")
+    monkeypatch.setattr(vasprun_arrays, "CHUNK", 4099)
+    small = _quiet(FastVasprun, CEO2, projections="full")
+    monkeypatch.setattr(vasprun_arrays, "_rows_fixed8", lambda piece, ncols: None)
+    loadtxt = _quiet(FastVasprun, CEO2, projections="full")
+    for fast in (small, loadtxt):
+        for spin in _spins(ref):
+            assert np.array_equal(fast.eigenvalues[spin], ref.eigenvalues[spin])
+            assert np.array_equal(fast.projected_eigenvalues[spin], ref.projected_eigenvalues[spin])
+            assert np.array_equal(fast.tdos.densities[spin], ref.tdos.densities[spin])
+        assert all(np.array_equal(fast.pdos[i][o][s], p[o][s]) for i, p in enumerate(ref.pdos) for o in p for s in p[o])
+
+
+def test_fixed_width_rows_are_parsed_exactly_or_refused():
+    rows = b'  <set comment="band 1">\n   <r>  0.2275 10.0001  0.0000 </r>\n'
+    rows += b"   <r>999.9999  0.0010  1.5000 </r>\n  </set>\n"
+    values = vasprun_arrays._rows_fixed8(rows, 3)
+    assert np.array_equal(values, [[0.2275, 10.0001, 0.0], [999.9999, 0.001, 1.5]])  # == float() of the text
+    for bad in (b" -0.0010", b"********", b"  0.1E+1", b"  0.12 4", b"  x.1234", b"   .1234", b"0.123456", b"x 0.1234",
+                b"+10.1234", b":10.1234", b"1 0.1234", b" x0.1234", b"#10.1234", b"  0,2275"):  # fmt: skip
+        assert vasprun_arrays._rows_fixed8(rows.replace(b"  0.2275", bad), 3) is None, bad
+    assert vasprun_arrays._rows_fixed8(rows.replace(b"<r>  0.2275", b"<r>   0.2275"), 3) is None  # ragged
+    assert vasprun_arrays._rows_fixed8(rows.replace(b" </r>", b"  1.0000 </r>"), 3) is None  # 4 fields, 3 named
+
+
+@pytest.fixture(scope="module")
+def ceo2_text():
+    return gzip.decompress(CEO2.read_bytes())
+
+
+def _write(tmp_path, data: bytes, name="vasprun.xml") -> Path:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize("what", ["overflow", "negative"])
+def test_odd_numbers_are_read_as_pymatgen_reads_them(tmp_path, ceo2_text, what):
+    """VASP's '********' overflow becomes nan (pymatgen's rule); a negative projection leaves the SWAR path."""
+    start = ceo2_text.index(b'<set comment="spin1">')
+    row = ceo2_text.index(b"<r>  0.0000", start)
+    text = ceo2_text[:row] + (b"<r>********" if what == "overflow" else b"<r> -0.0003") + ceo2_text[row + 11 :]
+    path = _write(tmp_path, text)
+    ref = _quiet(Vasprun, str(path), parse_projected_eigen=True, parse_potcar_file=False)
+    fast = _quiet(FastVasprun, path, projections="full")
+    for spin in _spins(ref):
+        assert np.array_equal(fast.projected_eigenvalues[spin], ref.projected_eigenvalues[spin], equal_nan=True)
+    assert np.isnan(fast.projected_eigenvalues[Spin.up]).sum() == (what == "overflow")
+
+
+def _cut_points(text: bytes) -> dict[str, int]:
+    proj = text.index(b"<projected>")
+    array = text.index(b'<set comment="spin1">')
+    return {
+        "header": 3000,
+        "parameters": text.index(b"<parameters>") + 200,
+        "scstep": text.index(b"<scstep>") + 100,
+        "eigenvalues": text.index(b"<eigenvalues>") + 2000,
+        "dos total": text.index(b"<total>") + 1000,
+        "dos partial": text.index(b"<partial>") + 20000,
+        "projected eigenvalues": proj + 3000,
+        "projected rows, mid-number": array + 100_000 + 5,
+        "projected rows, line end": text.index(b"\n", array + 2_000_000) + 1,
+        "projected end tag": text.index(b"</projected>") + 5,
+        "final structure": text.index(b'name="finalpos"') + 300,
+        "last bytes": len(text) - 5,
+    }
+
+
+@pytest.mark.parametrize("projections", ["atom", None])
+def test_truncated_files_raise_a_clear_error(tmp_path, ceo2_text, projections):
+    for where, cut in _cut_points(ceo2_text).items():
+        path = _write(tmp_path, ceo2_text[:cut])
+        with pytest.raises(VasprunCorruptedError, match="incomplete or corrupted") as info:
+            FastVasprun(path, projections=projections)
+        assert isinstance(info.value, InputError), where  # the CLI's exit code 2
+        assert str(path) in str(info.value)
+
+
+def test_truncated_gzip_and_corrupted_rows_raise_a_clear_error(tmp_path, ceo2_text):
+    gz = gzip.compress(ceo2_text)
+    cases = {
+        "vasprun.xml.gz": gz[: len(gz) // 2],  # compressed stream cut
+        "missing_row.xml": ceo2_text.replace(b"<r>  0.2275", b"<rX>", 1).replace(b"<rX>", b"", 1),
+        "lost_row.xml": _drop_line(ceo2_text, ceo2_text.index(b"<r>", ceo2_text.index(b'<set comment="spin2">'))),
+        "garbage.xml": ceo2_text.replace(b"<r>  0.2275", b"<r>  0.2x75", 1),
+        "garbage_dos.xml": ceo2_text.replace(b"<r>   -36.4286", b"<r>   -36.4y86", 1),
+        "wrong_width.xml": ceo2_text.replace(b"<r>  -31.0448    1.0000 </r>", b"<r>  -31.0448 </r>", 1),
+    }
+    for name, data in cases.items():
+        path = _write(tmp_path, data, name)
+        with pytest.raises(VasprunCorruptedError, match="incomplete or corrupted") as info:
+            _quiet(FastVasprun, path)
+        if name == "lost_row.xml":
+            assert "do not fit the header" in str(info.value)
+
+
+def _drop_line(text: bytes, at: int) -> bytes:
+    return text[: text.rindex(b"\n", 0, at) + 1] + text[text.index(b"\n", at) + 1 :]
+
+
+def test_api_details(tmp_path):
+    with pytest.raises(ValueError, match="projections"):
+        FastVasprun(CEO2, projections="orbital")
+    with pytest.raises(FileNotFoundError):
+        FastVasprun(tmp_path / "vasprun.xml")
+    plain = tmp_path / "vasprun.xml"
+    with gzip.open(CEO2) as src, open(plain, "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    fast = _quiet(read_vasprun, plain, projections="atom")
+    assert np.array_equal(fast.atom_projections, _read(CEO2, "atom").atom_projections)
+    assert fast.projection_orbitals[:4] == ["s", "py", "pz", "px"]
+    with pytest.warns(UnconvergedVASPWarning, match="unconverged"):  # as pymatgen: CeO2 stopped at NELM
+        FastVasprun(plain)
