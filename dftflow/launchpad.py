@@ -49,11 +49,19 @@ class EmbeddedLaunchPad(LaunchPad):
         return {"embedded_store": str(self.store.path)}
 
     def recover_dead_runs(self) -> list[int]:
-        """With the store's exclusive lock held, every RUNNING or RESERVED launch belongs to a dead
-        process (a kill, a crash): put those Fireworks back to READY. Returns the fw_ids rerun."""
+        """With the store's exclusive lock held, every RUNNING or RESERVED Firework belongs to a dead
+        process (a kill, a crash): put them back to READY. Returns the fw_ids rerun.
+
+        FireWorks' detect_lostruns/detect_unreserved look at launches; a process killed inside
+        checkout_fw, after the Firework was marked RESERVED but before its launch was written, leaves a
+        RESERVED Firework with no launch that neither finds (seen in the kill tests), so every
+        Firework still RESERVED or RUNNING afterwards is rerun directly."""
         lost = self.detect_lostruns(expiration_secs=0, rerun=True)[1]
-        unreserved = self.detect_unreserved(expiration_secs=0, rerun=True)
-        return sorted(set(lost) | set(unreserved or []))
+        self.detect_unreserved(expiration_secs=0, rerun=True)
+        stuck = self.get_fw_ids({"state": {"$in": ["RESERVED", "RUNNING"]}})
+        for fw_id in stuck:
+            self.rerun_fw(fw_id)
+        return sorted(set(lost) | set(stuck))
 
 
 def load_launchpad(path: str | Path) -> LaunchPad:
