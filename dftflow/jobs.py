@@ -29,11 +29,15 @@ APPROXIMATIONS = {
 }
 
 
-def parent_dir(calc: Calculation, calc_locs: list[dict]) -> Path:
-    """Directory of the calculation this one starts from (FireWorks passes it as calc_locs)."""
+def parent_dir(calc: Calculation, calc_locs: list[dict], db: ResultsDB | None = None, study: str = "") -> Path:
+    """Directory of the calculation this one starts from: FireWorks passes it as calc_locs; when a
+    kill interrupted that hand-over, the stored parent task says where it ran."""
     for loc in reversed(calc_locs or []):
         if loc.get("name") == calc.parent:
             return Path(loc["path"])
+    stored = db.task(study, calc.parent) if db is not None else None
+    if stored is not None and stored.get("state") == "successful":
+        return Path(stored["dir_name"])
     raise InputError(f"{calc.label}: no output location of its parent '{calc.parent}' was passed to it")
 
 
@@ -45,10 +49,10 @@ def read_contcar(directory: Path) -> Structure:
     raise InputError(f"{directory}: no CONTCAR to start from")
 
 
-def calculation_structure(study: Study, calc: Calculation, calc_locs: list[dict]) -> Structure:
+def calculation_structure(study: Study, calc: Calculation, parent: Path | None) -> Structure:
     if calc.step == "bulk-relax":
         return study.host
-    parent = read_contcar(parent_dir(calc, calc_locs))
+    parent = read_contcar(parent)
     if calc.parent == BULK_LABEL:
         system, _ = study.systems[calc.system]
         return build_system(parent, study.spec, system).structure  # defect cell in the RELAXED bulk lattice
@@ -92,11 +96,14 @@ def calculation_context(study: Study, calc: Calculation) -> dict:
     return context
 
 
-def prepare_calculation(study: Study, label: str, directory: str | Path, calc_locs: list[dict] | None = None) -> dict:
+def prepare_calculation(
+    study: Study, label: str, directory: str | Path, calc_locs: list[dict] | None = None, db: ResultsDB | None = None
+) -> dict:
     """Write the inputs of `label` into `directory`; returns the inputs record."""
     directory = Path(directory)
     calc = study.calculation(label)
-    structure = calculation_structure(study, calc, calc_locs or [])
+    parent = parent_dir(calc, calc_locs or [], db, study.spec.name) if calc.parent else None
+    structure = calculation_structure(study, calc, parent)
     inputs = study.inputs(calc, structure)
     record = {
         "label": calc.label,
@@ -112,7 +119,7 @@ def prepare_calculation(study: Study, label: str, directory: str | Path, calc_lo
     clear_outputs(directory)  # outputs of other inputs (the study changed) must not be mistaken for these
     inputs.write_into(directory)
     if calc.step == "hse-static":
-        wavecar = parent_dir(calc, calc_locs or []) / "WAVECAR"
+        wavecar = parent / "WAVECAR"
         if wavecar.is_file() and wavecar.stat().st_size > 0:
             shutil.copy2(wavecar, directory / "WAVECAR")
     atomic_write_json(directory / INPUTS_RECORD, record)

@@ -49,18 +49,26 @@ class EmbeddedLaunchPad(LaunchPad):
         return {"embedded_store": str(self.store.path)}
 
     def recover_dead_runs(self) -> list[int]:
-        """With the store's exclusive lock held, every RUNNING or RESERVED Firework belongs to a dead
-        process (a kill, a crash): put them back to READY. Returns the fw_ids rerun.
+        """Repair what a killed process left behind; safe because the store's exclusive lock is held, so
+        no other process is working. Returns the fw_ids put back to READY.
 
-        FireWorks' detect_lostruns/detect_unreserved look at launches; a process killed inside
-        checkout_fw, after the Firework was marked RESERVED but before its launch was written, leaves a
-        RESERVED Firework with no launch that neither finds (seen in the kill tests), so every
-        Firework still RESERVED or RUNNING afterwards is rerun directly."""
+        1. Workflow locks: a process killed inside a workflow update leaves the workflow "locked", and
+           FireWorks would wait WFLOCK_EXPIRATION_SECS (5 min) on it; every lock here is stale.
+        2. Every RUNNING or RESERVED Firework belongs to a dead process: FireWorks' detect_lostruns and
+           detect_unreserved rerun those they find through launches; a process killed inside
+           checkout_fw, after the Firework was marked RESERVED but before its launch was written, leaves
+           one neither finds (seen in the kill tests), so what is still RESERVED or RUNNING is rerun.
+        3. A kill inside a workflow refresh can leave children WAITING whose parents completed: every
+           WAITING Firework is refreshed so its state follows its parents again (FireWorks' refresh
+           only descends into children of Fireworks whose state changed)."""
+        self.workflows.update_many({"locked": {"$exists": True}}, {"$unset": {"locked": True}})
         lost = self.detect_lostruns(expiration_secs=0, rerun=True)[1]
         self.detect_unreserved(expiration_secs=0, rerun=True)
         stuck = self.get_fw_ids({"state": {"$in": ["RESERVED", "RUNNING"]}})
         for fw_id in stuck:
             self.rerun_fw(fw_id)
+        for fw_id in self.get_fw_ids({"state": "WAITING"}):
+            self._refresh_wf(fw_id)
         return sorted(set(lost) | set(stuck))
 
 

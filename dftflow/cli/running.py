@@ -68,6 +68,9 @@ def cmd_submit(args) -> int:
     for calc in study.calculations:
         study.inputs(calc)  # every input set builds (and, with real POTCARs, finds them) before submitting
     lp = load_launchpad(lp_file)
+    if lp.fw_id_assigner.count_documents({}) == 0 and lp.workflows.count_documents({}) == 0:
+        lp.reset("", require_password=False, max_reset_wo_password=0)  # what `lpad reset` does for a new DB
+        print(f"initialised a new, empty LaunchPad database {lp.name!r}")
     existing = study_workflow_id(lp, study)
     if existing is not None:
         print(f"study {study.spec.name} is already on the LaunchPad (fw_id {existing}); nothing added")

@@ -22,14 +22,16 @@ class WriteVaspInputs(FiretaskBase):
     """
 
     required_params = ["study", "label"]
-    optional_params = ["potcars"]
+    optional_params = ["potcars", "db_file"]
 
     def run_task(self, fw_spec):
         from dftflow.calculations import Study
         from dftflow.jobs import prepare_calculation
 
         study = Study.from_dict(self["study"], potcars=self.get("potcars", "real"))
-        record = prepare_calculation(study, self["label"], os.getcwd(), fw_spec.get("calc_locs", []))
+        db_file = env_chk(self.get("db_file", ">>db_file<<"), fw_spec, strict=False)
+        db = results_db(fw_spec, db_file) if db_file else None
+        record = prepare_calculation(study, self["label"], os.getcwd(), fw_spec.get("calc_locs", []), db)
         return FWAction(stored_data={"input_hash": record["input_hash"]})
 
 
