@@ -12,7 +12,7 @@ from tests.conftest import HOST_CIF, ROOT, WORKFLOWS
 
 def run(*args, cwd=None):
     return subprocess.run(
-        [sys.executable, "-m", "dftflow.cli", *map(str, args)], capture_output=True, text=True, cwd=cwd or ROOT
+        [sys.executable, "-m", "dftflow", *map(str, args)], capture_output=True, text=True, cwd=cwd or ROOT
     )
 
 
@@ -88,7 +88,7 @@ def test_real_potcars_without_psp_dir_is_a_clear_error(tmp_path):
         [
             sys.executable,
             "-m",
-            "dftflow.cli",
+            "dftflow",
             "inputs",
             str(WORKFLOWS / "wo3_vacancy_sites.yaml"),
             "--out",

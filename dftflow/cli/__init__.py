@@ -20,7 +20,10 @@ def main(argv: list[str] | None = None) -> int:
     import signal
 
     if hasattr(signal, "SIGUSR1"):  # `kill -USR1 <pid>` prints where a long run is (for hang reports)
-        faulthandler.register(signal.SIGUSR1, all_threads=True)
+        try:
+            faulthandler.register(signal.SIGUSR1, all_threads=True)
+        except (OSError, ValueError):  # stderr is not a real file (an embedding application, a test)
+            pass
     parser = build_parser()
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", module="pymatgen")  # CIF-parser chatter; our own checks report problems
