@@ -156,8 +156,8 @@ def _gap_row(system: str, static: RunData, bands: RunData | None) -> dict:
                 "gap_path": path.gap,
                 "direct": both.is_direct,
                 "gap_source": "SCF mesh + band path",
-                "vbm_k": both.vbm_label,
-                "cbm_k": both.cbm_label,
+                "vbm_k": _pretty(both.vbm_label),
+                "cbm_k": _pretty(both.cbm_label),
             }
         )
     return row
