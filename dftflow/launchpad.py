@@ -135,10 +135,25 @@ def check_reachable(client, where: str) -> None:
         raise InputError(f"cannot reach the MongoDB server of the {where}: {type(exc).__name__}: {exc}") from exc
 
 
-def quiet_fireworks_logging() -> None:
-    """FireWorks logs every launch at INFO to stdout; the embedded runner prints its own progress."""
+LIBRARY_LOGGERS = ("launchpad", "rocket.launcher", "rocket.logger", "custodian", "pymatgen")
+
+
+def quiet_fireworks_logging(log_file: Path | None = None) -> None:
+    """Keep FireWorks' and custodian's chatter out of the terminal (the embedded runner prints its own
+    progress) and in `log_file` instead. Their loggers stop propagating to the root logger, which some
+    imported packages configure at import time (imageio calls logging.basicConfig())."""
     import fireworks.core.rocket as rocket
 
     rocket.ROCKET_STREAM_LOGLEVEL = "CRITICAL"  # Rocket reads this module global when it makes its logger
-    for name in ("launchpad", "rocket.launcher", "rocket.logger"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+    handler = None
+    if log_file is not None:
+        handler = logging.FileHandler(log_file)
+        handler.setLevel(logging.INFO)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+    for name in LIBRARY_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.propagate = False
+        if handler is not None and not any(
+            getattr(h, "baseFilename", None) == handler.baseFilename for h in logger.handlers
+        ):
+            logger.addHandler(handler)

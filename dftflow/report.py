@@ -201,6 +201,13 @@ def write_report(study, db, out_dir: str | Path) -> dict[str, Path]:
     return paths
 
 
+def _notes(results) -> list[str]:
+    notes = list(results.notes)
+    for system, levels in results.levels.items():
+        notes += [f"{system}: {n}" for n in levels.notes]
+    return notes
+
+
 def _markdown(study, results, rows, tables, figures, out: Path) -> str:
     text = [f"# {results.title}", ""]
     if study.spec.reference:
@@ -226,6 +233,9 @@ def _markdown(study, results, rows, tables, figures, out: Path) -> str:
             fig["caption"],
             "",
         ]
+    notes = _notes(results)
+    if notes:
+        text += ["## Notes", ""] + [f"- {n}" for n in notes] + [""]
     text += ["## All calculations", "", rows_to_markdown(rows, RESULT_COLUMNS)]
     if results.missing:
         text += [
@@ -253,6 +263,9 @@ def _html(study, results, rows, tables, figures) -> str:
             f"<img alt='{html.escape(fig['caption'])}' src='data:image/png;base64,{data}'/>",
             f"<p>{html.escape(fig['caption'])}</p>",
         ]
+    notes = _notes(results)
+    if notes:
+        parts += ["<h2>Notes</h2><ul>"] + [f"<li>{html.escape(n)}</li>" for n in notes] + ["</ul>"]
     parts += ["<h2>All calculations</h2>", _rows_to_html(rows, RESULT_COLUMNS)]
     if results.missing:
         parts.append(f"<p><strong>Incomplete:</strong> {html.escape(', '.join(results.missing))}</p>")

@@ -72,7 +72,8 @@ def open_workdir(path: str | Path) -> Workdir:
     except OSError as exc:
         raise InputError(f"work directory {path} is not writable: {exc.strerror}") from exc
     store = open_store(path / "store")
-    quiet_fireworks_logging()
+    (path / "logs").mkdir(exist_ok=True)
+    quiet_fireworks_logging(path / "logs" / "run.log")
     launchpad = EmbeddedLaunchPad(store, strm_lvl="CRITICAL")
     db_file = path / "db.json"
     if not db_file.exists():

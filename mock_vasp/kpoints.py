@@ -112,9 +112,7 @@ def _symmetry_reduce(kfull, mesh, off, lattice, frac, types, symprec):
     return reps, counts
 
 
-def plan_kpoints(
-    kfile: KpointsFile, lattice, frac, types, isym: int, symprec: float, lhfcalc: bool
-) -> KpointPlan:
+def plan_kpoints(kfile: KpointsFile, lattice, frac, types, isym: int, symprec: float, lhfcalc: bool) -> KpointPlan:
     """Turn a KPOINTS file into the reported and solved k-point sets."""
     if kfile.mode in ("gamma", "monkhorst"):
         if any(n < 1 for n in kfile.mesh):

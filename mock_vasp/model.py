@@ -164,9 +164,7 @@ class Model:
     def field(self, lattice, frac) -> DefectField:
         return DefectField(lattice, self.defect_charges, frac[self.defect_atoms], self.sigma_q, self.eps)
 
-    def evaluate(
-        self, lattice, frac, kpts: np.ndarray, weights: np.ndarray, want_forces: bool = True
-    ) -> Result:
+    def evaluate(self, lattice, frac, kpts: np.ndarray, weights: np.ndarray, want_forces: bool = True) -> Result:
         lattice = np.asarray(lattice, float)
         frac = np.asarray(frac, float)
         ph = self.phys
@@ -387,9 +385,7 @@ class Model:
         vir = np.zeros((3, 3))
 
         def energy(lat):
-            fld = DefectField(
-                lat, self.defect_charges, frac[self.defect_atoms], self.sigma_q, self.eps, hkl=hkl
-            )
+            fld = DefectField(lat, self.defect_charges, frac[self.defect_atoms], self.sigma_q, self.eps, hkl=hkl)
             return fld.charge_energy()[0] + float(np.sum(dq * fld.electron_potential(frac)))
 
         for a in range(3):

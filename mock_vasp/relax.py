@@ -119,9 +119,9 @@ class Optimizer:
             if sy > 1e-10:
                 rho = 1.0 / sy
                 eye = np.eye(dim)
-                self.h_inv = (eye - rho * np.outer(s, y)) @ self.h_inv @ (
-                    eye - rho * np.outer(y, s)
-                ) + rho * np.outer(s, s)
+                self.h_inv = (eye - rho * np.outer(s, y)) @ self.h_inv @ (eye - rho * np.outer(y, s)) + rho * np.outer(
+                    s, s
+                )
         self.prev = (x.copy(), g.copy())
         return x + self._cap(-self.h_inv @ g, n_atoms)
 

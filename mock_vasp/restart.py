@@ -17,9 +17,7 @@ from mock_vasp import MARK
 HEADER = f"{MARK} WAVECAR (model restart file, not VASP's binary format)"
 
 
-def write_wavecar(
-    path: Path, kpts: np.ndarray, nbands: int, ispin: int, eig: np.ndarray, encut: float
-) -> None:
+def write_wavecar(path: Path, kpts: np.ndarray, nbands: int, ispin: int, eig: np.ndarray, encut: float) -> None:
     data = {
         "format": HEADER,
         "nbands": nbands,

@@ -369,16 +369,12 @@ class Run:
                     "CONTCAR\n     to POSCAR and continue"
                 )
             # convergence
-            grad = coords.gradient(
-                x, result.forces, -result.stress_kbar / 1602.1766208 * abs(np.linalg.det(lattice))
-            )
+            grad = coords.gradient(x, result.forces, -result.stress_kbar / 1602.1766208 * abs(np.linalg.det(lattice)))
             if nsteps > 1:
                 if self.ediffg < 0:
                     converged = coords.max_force(grad) < abs(self.ediffg)
                 else:
-                    converged = (
-                        prev_energy is not None and abs(result.energy_free - prev_energy) < self.ediffg
-                    )
+                    converged = prev_energy is not None and abs(result.energy_free - prev_energy) < self.ediffg
             prev_energy = result.energy_free
             lstop, labort = read_stopcar(d)
             if lstop or labort:
@@ -416,9 +412,7 @@ class Run:
             raise VaspError(" mock-vasp: injected fault 'memory' (see std_err.txt)", exit_code=137)
         if (x := f.due("kmesh", 1)) is not None:
             f.fire(x)
-            raise VaspError(
-                " VERY BAD NEWS! internal error in subroutine IBZKPT:\n Fatal error detecting k-mesh"
-            )
+            raise VaspError(" VERY BAD NEWS! internal error in subroutine IBZKPT:\n Fatal error detecting k-mesh")
         if (x := f.due("too_few_bands", 1)) is not None:
             f.fire(x)
             self.outcar_stub()
@@ -470,9 +464,7 @@ class Run:
         if result.projections is not None:
             pdos = np.stack(
                 [
-                    partial_dos(
-                        eig[s], kset.weights, self.reported_projections(result, s), grid, ph.sigma, deg
-                    )
+                    partial_dos(eig[s], kset.weights, self.reported_projections(result, s), grid, ph.sigma, deg)
                     for s in range(ph.ispin)
                 ]
             )
@@ -485,29 +477,21 @@ class Run:
         self.vasprun.end_calculation()
         self.vasprun.finish(lattice, frac, self.poscar.selective)
         (d / "EIGENVAL").write_text(
-            eigenval_text(
-                self.system, self.natoms, ph.ispin, ph.nelect, lattice, kset.kpts, kset.weights, eig, occ
-            )
+            eigenval_text(self.system, self.natoms, ph.ispin, ph.nelect, lattice, kset.kpts, kset.weights, eig, occ)
         )
         (d / "DOSCAR").write_bytes(
             doscar_text(self.system, self.natoms, lattice, result.efermi, grid, tdos, idos, pdos)
         )
         (d / "IBZKPT").write_text(ibzkpt_text(kset))
         if self.incar.get("LVHAR", False) or self.incar.get("LVTOT", False):
-            pot = locpot_grid(
-                lattice, frac, self.atom_species, self.params, result.extra["defect_field"], self.grid
-            )
-            write_volumetric(
-                d / "LOCPOT", self.system, lattice, self.poscar.species, self.poscar.counts, frac, [pot]
-            )
+            pot = locpot_grid(lattice, frac, self.atom_species, self.params, result.extra["defect_field"], self.grid)
+            write_volumetric(d / "LOCPOT", self.system, lattice, self.poscar.species, self.poscar.counts, frac, [pot])
         if self.incar.get("LCHARG", True):
             pops = result.populations.sum(axis=1)
             blocks = [density_grid(lattice, frac, pops, 0.6, self.grid)]
             if ph.ispin == 2:
                 blocks.append(density_grid(lattice, frac, result.magnetization.sum(axis=1), 0.6, self.grid))
-            write_volumetric(
-                d / "CHGCAR", self.system, lattice, self.poscar.species, self.poscar.counts, frac, blocks
-            )
+            write_volumetric(d / "CHGCAR", self.system, lattice, self.poscar.species, self.poscar.counts, frac, blocks)
         if self.incar.get("LWAVE", True):
             write_wavecar(d / "WAVECAR", kset.kpts, ph.nbands, ph.ispin, eig, self.encut)
 

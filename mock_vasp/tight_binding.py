@@ -99,8 +99,7 @@ class TightBinding:
             if len(sel.i) == 0:
                 continue
             radial = {
-                m: radial_function(v, p["r0"], p["eta"], p["r_on"], p["r_off"])
-                for m, v in p["integrals"].items()
+                m: radial_function(v, p["r0"], p["eta"], p["r_on"], p["r_off"]) for m, v in p["integrals"].items()
             }
             la, lb = SHELL_OF[a], SHELL_OF[b]
             grp = BondGroup(sel, la, lb, radial)

@@ -67,9 +67,7 @@ def locpot_grid(lattice, frac, species, params, defect_field, ng) -> np.ndarray:
         sig = defect_field.sigma
         sq = _structure_factor(defect_field.centres, defect_field.q, ng)
         with np.errstate(divide="ignore", invalid="ignore"):
-            kern = np.where(
-                g2 > 0, 4 * np.pi / (vol * defect_field.eps) * np.exp(-0.5 * g2 * sig * sig) / g2, 0.0
-            )
+            kern = np.where(g2 > 0, 4 * np.pi / (vol * defect_field.eps) * np.exp(-0.5 * g2 * sig * sig) / g2, 0.0)
         coeff = coeff - COULOMB * kern * sq
     coeff.flat[0] = 0.0
     return np.fft.ifftn(coeff * np.prod(ng)).real
@@ -79,9 +77,7 @@ def density_grid(lattice, frac, electrons, width: float, ng) -> np.ndarray:
     """Model valence density: a Gaussian of `width` holding each atom's electrons (times volume)."""
     vol = abs(np.linalg.det(lattice))
     _, _, _, g2 = _gspace(lattice, ng)
-    coeff = (
-        _structure_factor(frac, np.asarray(electrons, float), ng) / vol * np.exp(-0.5 * g2 * width * width)
-    )
+    coeff = _structure_factor(frac, np.asarray(electrons, float), ng) / vol * np.exp(-0.5 * g2 * width * width)
     return np.fft.ifftn(coeff * np.prod(ng)).real * vol
 
 

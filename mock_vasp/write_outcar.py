@@ -118,9 +118,7 @@ class OutcarWriter:
             f"{SEP}\n\n\n\n\n"
         )
 
-    def ionic_end(
-        self, run, ionic: int, lattice, frac, result, converged_electronic: bool, loop_time: float
-    ) -> None:
+    def ionic_end(self, run, ionic: int, lattice, frac, result, converged_electronic: bool, loop_time: float) -> None:
         ph = run.physics
         natoms = len(frac)
         cp = run.core_potentials(lattice, frac, result)
@@ -152,8 +150,7 @@ class OutcarWriter:
                     rows(data[:, 1:], 12, 4, b"   ", b"\n").decode()
                     if False
                     else "".join(
-                        f"  {b + 1:5d}   {eig[s, k, b]:11.4f}  {occ[s, k, b]:10.5f}\n"
-                        for b in range(eig.shape[2])
+                        f"  {b + 1:5d}   {eig[s, k, b]:11.4f}  {occ[s, k, b]:10.5f}\n" for b in range(eig.shape[2])
                     )
                 )
                 self.w("\n")
@@ -189,13 +186,9 @@ class OutcarWriter:
         )
         rec = np.linalg.inv(lattice).T
         for a, b in zip(lattice, rec, strict=True):
-            self.w(
-                "    " + "".join(f"{x:13.9f}" for x in a) + "   " + "".join(f"{x:13.9f}" for x in b) + "\n"
-            )
+            self.w("    " + "".join(f"{x:13.9f}" for x in a) + "   " + "".join(f"{x:13.9f}" for x in b) + "\n")
         cart = frac @ lattice
-        self.w(
-            "\n\n POSITION                                       TOTAL-FORCE (eV/Angst)\n " + "-" * 83 + "\n"
-        )
+        self.w("\n\n POSITION                                       TOTAL-FORCE (eV/Angst)\n " + "-" * 83 + "\n")
         self.w(rows(np.concatenate([cart, result.forces], axis=1), 13, 5, b" ", b"\n").decode())
         drift = result.forces.sum(axis=0)
         self.w(
@@ -213,10 +206,7 @@ class OutcarWriter:
         )
 
     def _charge_block(self, title: str, data) -> None:
-        self.w(
-            f"\n{title}\n\n# of ion       s       p       d       tot\n"
-            "------------------------------------------\n"
-        )
+        self.w(f"\n{title}\n\n# of ion       s       p       d       tot\n------------------------------------------\n")
         tot = data.sum(axis=1)
         for i, (row, t) in enumerate(zip(data, tot, strict=True)):
             self.w(f"{i + 1:5d}    " + "".join(f"{x:8.3f}" for x in row) + f"{t:8.3f}\n")

@@ -11,9 +11,7 @@ import numpy as np
 from mock_vasp import MARK
 from mock_vasp.numformat import fixed, fortran_e, fortran_e0, rows
 
-OSZICAR_HEADER = (
-    "       N       E                     dE             d eps       ncg     rms          rms(c)\n"
-)
+OSZICAR_HEADER = "       N       E                     dE             d eps       ncg     rms          rms(c)\n"
 
 
 def scf_line(n: int, st) -> str:
@@ -25,10 +23,7 @@ def scf_line(n: int, st) -> str:
 
 
 def ionic_line(n: int, result, de: float, mag: float | None) -> str:
-    line = (
-        f"{n:4d} F= {fortran_e(result.energy_free)} E0= {fortran_e(result.energy_sigma0)}  "
-        f"d E ={fortran_e(de, 6)}"
-    )
+    line = f"{n:4d} F= {fortran_e(result.energy_free)} E0= {fortran_e(result.energy_sigma0)}  d E ={fortran_e(de, 6)}"
     if mag is not None:
         line += f"  mag={mag:11.4f}"
     return line + "\n"
@@ -105,9 +100,7 @@ def ibzkpt_text(kset) -> str:
     w = kset.int_weights if kset.int_weights is not None else kset.weights
     out = ["Automatically generated mesh\n", f"{len(kset):8d}\n", "Reciprocal lattice\n"]
     for k, wt in zip(kset.kpts, w, strict=True):
-        out.append(
-            "".join(f"{x:20.14f}" for x in k) + f"{int(round(wt)) if float(wt).is_integer() else wt:14}\n"
-        )
+        out.append("".join(f"{x:20.14f}" for x in k) + f"{int(round(wt)) if float(wt).is_integer() else wt:14}\n")
     return "".join(out)
 
 
@@ -122,8 +115,7 @@ def procar_bytes(kset, eig, occ, proj_for_spin, natoms) -> bytes:
     for s in range(ispin):
         proj = proj_for_spin(s)
         parts.append(
-            (f"# of k-points:  {nk:3d}         # of bands:  {nb:3d}"
-             f"         # of ions:  {natoms:3d}\n\n").encode()
+            (f"# of k-points:  {nk:3d}         # of bands:  {nb:3d}         # of ions:  {natoms:3d}\n\n").encode()
         )
         for k in range(nk):
             kp = kset.kpts[k]

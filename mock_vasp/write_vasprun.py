@@ -235,9 +235,7 @@ class VasprunWriter:
         )
         for s in range(tdos.shape[0]):
             self.write(f'      <set comment="spin {s + 1}">\n')
-            self.write_bytes(
-                rows(np.stack([grid, tdos[s], idos[s]], axis=1), 11, 4, b"       <r>", b" </r>\n")
-            )
+            self.write_bytes(rows(np.stack([grid, tdos[s], idos[s]], axis=1), 11, 4, b"       <r>", b" </r>\n"))
             self.write("      </set>\n")
         self.write("     </set>\n    </array>\n   </total>\n")
         if pdos is not None:

@@ -38,14 +38,20 @@ class BandEdges:
         return asdict(self)
 
 
-def band_edges(eig: np.ndarray, occ: np.ndarray, kpoints: np.ndarray, labels=None, select=None, points="all"):
-    """Edges of (spin, k, band) eigenvalues/occupations, optionally on a subset of k-points."""
+def band_edges(eig, occ, kpoints, labels=None, select=None, points="all", occupied=None, partial=None) -> BandEdges:
+    """Edges of (spin, k, band) eigenvalues/occupations, optionally on a subset of k-points.
+
+    `occupied` (spin, k, band) overrides the occupation rule (used for zero-weight k-points, whose
+    occupations VASP derives from the mesh's Fermi level with smearing); `partial` then says whether a
+    band is partly filled (a metal)."""
     eig, occ, kpoints = np.asarray(eig), np.asarray(occ), np.asarray(kpoints)
     labels = list(labels) if labels is not None else [None] * len(kpoints)
+    if occupied is None:
+        occupied = occ > OCCU_TOL
     if select is not None:
         idx = np.nonzero(select)[0]
         eig, occ, kpoints, labels = eig[:, idx], occ[:, idx], kpoints[idx], [labels[i] for i in idx]
-    occupied = occ > OCCU_TOL
+        occupied = np.asarray(occupied)[:, idx]
     if not occupied.any() or occupied.all():
         raise ValueError("cannot place band edges: no empty or no occupied state")
     vbm = float(eig[occupied].max())
@@ -55,7 +61,7 @@ def band_edges(eig: np.ndarray, occ: np.ndarray, kpoints: np.ndarray, labels=Non
     vbm_k = np.where(occupied, eig, -np.inf).max(axis=2)  # (spin, k)
     cbm_k = np.where(~occupied, eig, np.inf).min(axis=2)
     direct_gap = float(np.min(cbm_k - vbm_k))
-    crossing = np.any(occupied.any(axis=1) & (~occupied).any(axis=1) & _partially_filled(occ))
+    crossing = partial if partial is not None else np.any(_partially_filled(occ))
     return BandEdges(
         vbm=vbm,
         cbm=cbm,
@@ -85,16 +91,27 @@ def _partially_filled(occ: np.ndarray) -> np.ndarray:
 
 
 def run_band_edges(run) -> dict[str, BandEdges]:
-    """Edges of a RunData: "all" k-points (pymatgen's answer), plus "weighted" and "path" for hybrid
-    zero-weight band-structure runs, so an extremum that lies off the path is visible."""
+    """Edges of a RunData. A uniform run: "all" k-points, by pymatgen's occupation rule (same numbers as
+    Vasprun.eigenvalue_band_properties). A hybrid zero-weight band-structure run: bands are classed
+    occupied or empty by their occupation on the weighted (SCF) points, then "all", "weighted" and
+    "path" edges follow, so an extremum that lies off the path is visible. (On the zero-weight points
+    VASP derives occupations from the mesh's Fermi level with its smearing, so a conduction state can
+    carry a small occupation there: the real Cs2SnI6 run shows 0.017, which the occupation rule would
+    count as occupied, giving a 0.04 eV "gap" instead of pymatgen's band-structure gap of 0.71 eV.)"""
     eig, occ, kpts, weights = run.eigenvalues, run.occupations, run.kpoints, run.weights
     labels = run.kpoint_labels
-    out = {"all": band_edges(eig, occ, kpts, labels, points="all")}
     zero = weights == 0
-    if zero.any() and (~zero).any():
-        out["weighted"] = band_edges(eig, occ, kpts, labels, select=~zero, points="weighted")
-        out["path"] = band_edges(eig, occ, kpts, labels, select=zero, points="path")
-    return out
+    if not (zero.any() and (~zero).any()):
+        return {"all": band_edges(eig, occ, kpts, labels, points="all")}
+    mean_occ = occ[:, ~zero].mean(axis=1)  # (spin, band) on the mesh
+    occupied = np.broadcast_to((mean_occ > 0.5)[:, None, :], eig.shape)
+    partial = bool(np.any(_partially_filled(occ[:, ~zero])))
+    kw = {"occupied": occupied, "partial": partial}
+    return {
+        "all": band_edges(eig, occ, kpts, labels, points="all", **kw),
+        "weighted": band_edges(eig, occ, kpts, labels, select=~zero, points="weighted", **kw),
+        "path": band_edges(eig, occ, kpts, labels, select=zero, points="path", **kw),
+    }
 
 
 def best_edges(run) -> BandEdges:

@@ -93,8 +93,14 @@ def freysoldt_correction(defect_run, pristine_run, charge: int, dielectric, defe
 
 
 def formation_energies(
-    defect_runs: list, pristine_run, chemical_potentials: dict[str, dict[str, float]], dielectric=None
+    defect_runs: list,
+    pristine_run,
+    chemical_potentials: dict[str, dict[str, float]],
+    dielectric=None,
+    skipped: list | None = None,
 ) -> list[FormationEnergy]:
+    """Formation energies of every defect run at every chemical-potential limit. A run that exchanges an
+    element the limits give no chemical potential for is left out and named in `skipped`."""
     from dftflow.analysis.locate import locate_defects
 
     edges = best_edges(pristine_run)
@@ -106,10 +112,12 @@ def formation_energies(
         centers = locate_defects(run.structure, pristine_run.structure).centers
         frac = centers.mean(axis=0) if len(centers) else None
         correction = freysoldt_correction(run, pristine_run, charge, dielectric, frac)
+        missing = sorted({el for mu in chemical_potentials.values() for el in changes if el not in mu})
+        if missing:
+            if skipped is not None:
+                skipped.append(f"{run.label}: no chemical potential for {', '.join(missing)}")
+            continue
         for limit, mu in chemical_potentials.items():
-            missing = [el for el in changes if el not in mu]
-            if missing:
-                raise ValueError(f"chemical potential set {limit!r} has no value for {', '.join(missing)}")
             base = run.doc["output"]["energy"] - e_pristine - sum(n * mu[el] for el, n in changes.items())
             base += charge * edges.vbm + (correction or 0.0)
             out.append(

@@ -23,6 +23,7 @@ class StudyResults:
     site_energies: list[dict] = field(default_factory=list)
     formation: list = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     pristine: str | None = None
 
     @property
@@ -117,9 +118,11 @@ def analyse_study(study, db) -> StudyResults:
     fe_spec = getattr(study.spec, "formation_energy", None)
     if fe_spec is not None and pristine_static is not None:
         defect_runs = [results.runs[f"hse-static {s}"] for s in systems[1:] if f"hse-static {s}" in results.runs]
+        skipped: list[str] = []
         results.formation = formation_energies(
-            defect_runs, pristine_static, fe_spec.chemical_potentials, fe_spec.dielectric
+            defect_runs, pristine_static, fe_spec.chemical_potentials, fe_spec.dielectric, skipped
         )
+        results.notes += [f"formation energy left out: {s}" for s in skipped]
     return results
 
 

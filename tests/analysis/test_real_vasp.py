@@ -1,0 +1,114 @@
+"""Analysis on real VASP outputs (tests/data/real_vasp): dftflow must read what VASP really writes."""
+
+import warnings
+
+import numpy as np
+import pytest
+from pymatgen.io.vasp import Vasprun
+
+from dftflow.analysis.band_edges import run_band_edges
+from dftflow.analysis.defect_levels import defect_levels
+from dftflow.analysis.energetics import formation_energies
+from dftflow.analysis.rundata import RunData
+from dftflow.analysis.summary import band_panel
+from tests.conftest import REAL_VASP
+
+GAN = REAL_VASP / "GaN_Mg_Ga_defect"
+
+
+@pytest.fixture(scope="module")
+def gan():
+    bulk = RunData.from_directory(GAN / "bulk_sc")
+    runs = {}
+    for q in (-2, -1, 0, 1):
+        run = RunData.from_directory(GAN / f"q={q}")
+        run.doc["charge"] = q  # these runs were not made by dftflow: the charge comes from their folder name
+        runs[q] = run
+    return bulk, runs
+
+
+def _pymatgen(path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return Vasprun(str(path / "vasprun.xml.gz"), parse_potcar_file=False)
+
+
+@pytest.mark.parametrize("folder", ["CeO2_hse06", "GaN_Mg_Ga_defect/bulk_sc"])
+def test_band_edges_equal_pymatgen(folder):
+    edges = run_band_edges(RunData.from_directory(REAL_VASP / folder))["all"]
+    gap, cbm, vbm, direct = _pymatgen(REAL_VASP / folder).eigenvalue_band_properties
+    assert (edges.gap, edges.cbm, edges.vbm, edges.is_direct) == (pytest.approx(gap), cbm, vbm, direct)
+    assert not edges.is_metal
+
+
+def test_hse_zero_weight_band_structure_parses_with_labels_and_gap():
+    path = REAL_VASP / "Cs2SnI6_hse_bands"
+    run = RunData.from_directory(path)
+    assert (run.weights == 0).sum() == 60 and (run.weights > 0).sum() == 36
+    edges = run_band_edges(run)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        bs = Vasprun(str(path / "vasprun.xml.gz"), parse_potcar_file=False).get_band_structure(
+            str(path / "KPOINTS.gz"), line_mode=True
+        )
+    assert edges["path"].gap == pytest.approx(bs.get_band_gap()["energy"], abs=1e-6)
+    panel = band_panel(run, None, "Cs2SnI6")
+    labels = [lab for _, lab in panel["ticks"]]
+    assert set(labels) & {"\\Gamma", "X", "L", "W"}
+    assert np.all(np.diff(panel["distance"]) >= 0)
+
+
+def test_mg_ga_acceptor_state_is_found(gan):
+    bulk, runs = gan
+    levels = defect_levels(runs[0], bulk)
+    assert levels.defect == "Mg_Ga"
+    empty = [s for s in levels.states if s.occupation < 0.1]
+    assert len(empty) == 1, "Mg_Ga^0 has one hole: one empty localised state"
+    hole = empty[0]
+    assert hole.spin == 1 and 0.1 < hole.above_vbm < 0.5  # a shallow acceptor level in the minority spin
+    assert {a["species"] for a in hole.atoms[:3]} == {"N"} and all(a["distance"] < 2.2 for a in hole.atoms[:3])
+    assert hole.shell_weight > 0.4  # on Mg and its four N neighbours (5 of 32 atoms)
+    assert not levels.metallic
+    assert defect_levels(runs[-2], bulk).metallic  # the extra electron of q = -2 sits in the conduction band
+
+
+def test_formation_energies_agree_with_pymatgen_analysis_defects(gan):
+    from pymatgen.analysis.defects.core import Substitution
+    from pymatgen.analysis.defects.thermo import DefectEntry, FormationEnergyDiagram
+    from pymatgen.core import Composition, Element, PeriodicSite
+    from pymatgen.entries.computed_entries import ComputedEntry, ComputedStructureEntry
+
+    bulk, runs = gan
+    elemental = {"Ga": -3.0, "N": -8.3, "Mg": -1.6}  # arbitrary but shared references, eV/atom
+    bulk_energy = bulk.doc["output"]["energy"]
+    pd_entries = [ComputedEntry(Composition(el), e) for el, e in elemental.items()]
+    pd_entries += [
+        ComputedEntry(Composition("GaN"), bulk_energy / 16),
+        ComputedEntry(Composition("Mg3N2"), 3 * elemental["Mg"] + 2 * elemental["N"] - 4.0),
+    ]
+    host = bulk.structure.copy()
+    ga = next(i for i, s in enumerate(host) if s.specie.symbol == "Ga")
+    defect = Substitution(host, PeriodicSite(Element("Mg"), host[ga].frac_coords, host.lattice))
+    bulk_entry = ComputedStructureEntry(bulk.structure.copy(), bulk_energy)
+    entries = [
+        DefectEntry(
+            defect=defect,
+            charge_state=q,
+            bulk_entry=bulk_entry,
+            sc_entry=ComputedStructureEntry(r.structure.copy(), r.doc["output"]["energy"]),
+        )
+        for q, r in runs.items()
+    ]
+    edges = run_band_edges(bulk)["all"]
+    fed = FormationEnergyDiagram(
+        defect_entries=entries, pd_entries=pd_entries, vbm=edges.vbm, band_gap=edges.gap, bulk_entry=bulk_entry
+    )
+    for limit in fed.chempot_limits:
+        mu = {el.symbol: elemental[el.symbol] + value for el, value in limit.items()}
+        ours = {fe.charge: fe for fe in formation_energies(list(runs.values()), bulk, {"limit": mu})}
+        for entry in entries:
+            theirs = fed._vbm_formation_energy(entry, limit)
+            assert ours[entry.charge_state].at_vbm == pytest.approx(theirs, abs=1e-8)
+            assert ours[entry.charge_state].element_changes == {"Mg": 1, "Ga": -1}
+        lowest = min(fe.at_vbm for fe in ours.values())
+        assert fed.get_formation_energy(0.0, limit) == pytest.approx(lowest, abs=1e-6)
