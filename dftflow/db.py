@@ -108,9 +108,14 @@ class ResultsDB:
     @classmethod
     def from_db_file(cls, path: str | Path) -> ResultsDB:
         """Production results DB from an atomate-style db file (host/port/database/... or uri)."""
-        from dftflow.launchpad import CONNECT_TIMEOUT_MS, check_reachable, mongo_client, server_name
+        from dftflow.launchpad import CONNECT_TIMEOUT_MS, check_reachable, durable_mock_store, mongo_client, server_name
 
         config = read_db_file(path)
+        store = durable_mock_store()
+        if store is not None:  # tests of the production path: the durable store stands in for MongoDB
+            db = cls(store.database(config["database"]), FileBlobs(store.path / "blobs"), "durable mock MongoDB")
+            db.store = store
+            return db
         kwargs = {"serverSelectionTimeoutMS": CONNECT_TIMEOUT_MS}
         if config.get("uri"):
             client = mongo_client(config["uri"], **kwargs)

@@ -19,22 +19,27 @@ FW_DB_NAME = "fireworks"
 CONNECT_TIMEOUT_MS = 5000  # fail fast on an unreachable server instead of pymongo's 30 s default
 
 
+DURABLE_MOCK_ENV = "DFTFLOW_MONGOMOCK_DIR"
+
+
 class EmbeddedLaunchPad(LaunchPad):
     """fireworks.LaunchPad whose collections live in a :class:`DurableStore` (no server)."""
 
-    def __init__(self, store: DurableStore, logdir: str | None = None, strm_lvl: str = "CRITICAL"):
+    def __init__(
+        self, store: DurableStore, logdir: str | None = None, strm_lvl: str = "CRITICAL", name: str = FW_DB_NAME
+    ):
         # LaunchPad.__init__ builds a pymongo client; connect=False keeps it from ever touching the network
         super().__init__(
             host="localhost",
             port=27017,
-            name=FW_DB_NAME,
+            name=name,
             logdir=logdir,
             strm_lvl=strm_lvl,
             mongoclient_kwargs={"connect": False},
         )
         self.connection.close()
         self.store = store
-        self.db = store.database(FW_DB_NAME)
+        self.db = store.database(name)
         self.connection = store.client
         self.fireworks = self.db.fireworks
         self.launches = self.db.launches
@@ -72,6 +77,18 @@ class EmbeddedLaunchPad(LaunchPad):
         return sorted(set(lost) | set(stuck))
 
 
+def durable_mock_store():
+    """The durable store standing in for MongoDB when DFTFLOW_MONGOMOCK_DIR is set (tests of the
+    production path that kill workers: unlike FireWorks' mongomock persistence, every acknowledged write
+    survives, as on a real MongoDB server). None in normal use."""
+    import os
+
+    from dftflow.embedded import open_store
+
+    path = os.environ.get(DURABLE_MOCK_ENV)
+    return open_store(path) if path else None
+
+
 def load_launchpad(path: str | Path) -> LaunchPad:
     """A production LaunchPad from the standard FireWorks file, checked to answer within seconds."""
     path = Path(path)
@@ -79,6 +96,9 @@ def load_launchpad(path: str | Path) -> LaunchPad:
         raise InputError(f"LaunchPad file not found: {path}")
     try:
         config = yaml.safe_load(path.read_text())
+        store = durable_mock_store()
+        if store is not None:
+            return EmbeddedLaunchPad(store, strm_lvl="CRITICAL", name=config.get("name") or FW_DB_NAME)
         config["mongoclient_kwargs"] = {
             "serverSelectionTimeoutMS": CONNECT_TIMEOUT_MS,
             **(config.get("mongoclient_kwargs") or {}),

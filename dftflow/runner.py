@@ -133,7 +133,9 @@ def add_study(workdir: Workdir, study: Study, executor: str) -> int:
     return study_workflow_id(workdir.launchpad, study)
 
 
-def run_study(study: Study, workdir: Workdir, executor: str, command, out=sys.stdout) -> RunSummary:
+def run_study(
+    study: Study, workdir: Workdir, executor: str, command, out=sys.stdout, custodian_settings: dict | None = None
+) -> RunSummary:
     """Launch every READY Firework of the study's workflow in this process, with a progress display."""
     start = time.time()
     lp = workdir.launchpad
@@ -147,7 +149,7 @@ def run_study(study: Study, workdir: Workdir, executor: str, command, out=sys.st
         env={
             "vasp_cmd": tethered(list(command)) if isinstance(command, list) else command,
             "db_file": str(workdir.db_file),
-            "custodian_settings": EMBEDDED_CUSTODIAN,
+            "custodian_settings": {**EMBEDDED_CUSTODIAN, **(custodian_settings or {})},
         },
     )
     summary = RunSummary(study.spec.name)

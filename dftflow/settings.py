@@ -11,6 +11,8 @@ the file are errors, so a typo cannot silently fall back to a default.
 | scratch_dir | DFTFLOW_SCRATCH_DIR | custodian scratch directory for real runs (optional) |
 | launchpad | DFTFLOW_LAUNCHPAD | my_launchpad.yaml of the production LaunchPad |
 | db_file | DFTFLOW_DB_FILE | results database file (JSON/YAML: host, port, database, username, password | uri) |
+| frozen_timeout | DFTFLOW_FROZEN_TIMEOUT | seconds without VASP output before custodian kills a run (embedded runs) |
+| wall_time | DFTFLOW_WALL_TIME | seconds a `dftflow run` may use before VASP is stopped cleanly (embedded runs) |
 """
 
 from __future__ import annotations
@@ -33,6 +35,23 @@ class Settings:
     scratch_dir: str | None = None
     launchpad: str | None = None
     db_file: str | None = None
+    frozen_timeout: str | None = None
+    wall_time: str | None = None
+
+    def custodian_settings(self) -> dict:
+        """Per-machine custodian settings for embedded runs (numbers checked here)."""
+        out = {}
+        for key in ("frozen_timeout", "wall_time"):
+            value = getattr(self, key)
+            if value is None:
+                continue
+            try:
+                out[key] = float(value)
+            except ValueError:
+                raise InputError(f"setting {key} must be a number of seconds, got {value!r}") from None
+            if out[key] <= 0:
+                raise InputError(f"setting {key} must be positive, got {value!r}")
+        return out
 
     @property
     def home_path(self) -> Path:

@@ -88,6 +88,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=running.cmd_submit)
 
+    p = sub.add_parser("worker", help="run Fireworks from a production LaunchPad here (what FireWorks' rlaunch does)")
+    p.add_argument("--launchpad", help="my_launchpad.yaml (default: $DFTFLOW_LAUNCHPAD)")
+    p.add_argument("--fworker", help="my_fworker.yaml: env with vasp_cmd, db_file, scratch_dir")
+    p.add_argument("--nlaunches", type=int, default=0, help="stop after this many launches (0: until none left)")
+    p.add_argument("--singleshot", action="store_true", help="launch one Firework and stop")
+    p.set_defaults(func=running.cmd_worker)
+
+    p = sub.add_parser("recover", help="put runs whose worker died back to READY (FireWorks' lost-run detection)")
+    p.add_argument("--launchpad", help="my_launchpad.yaml (default: $DFTFLOW_LAUNCHPAD)")
+    p.add_argument(
+        "--expiration",
+        type=float,
+        default=4 * 3600,
+        help="seconds without a ping after which a RUNNING launch counts as lost (default 4 h)",
+    )
+    p.set_defaults(func=running.cmd_recover)
+
     p = sub.add_parser("status", help="state of every calculation of a study (or of all studies)")
     p.add_argument("study", nargs="?", help="study file or study name")
     _database_options(p)

@@ -37,7 +37,7 @@ def cmd_run(args) -> int:
     try:
         print(f"study {study.spec.name}: {len(study.calculations)} calculations in {workdir.path}")
         print(message)
-        summary = run_study(study, workdir, executor, command)
+        summary = run_study(study, workdir, executor, command, custodian_settings=settings.custodian_settings())
     finally:
         workdir.close()
     counts = {}
@@ -201,4 +201,40 @@ def cmd_report(args) -> int:
             close()
     print(f"report: {paths['markdown']}")
     print(f"        {paths['html']}")
+    return 0
+
+
+def _production_launchpad(args):
+    from dftflow.launchpad import load_launchpad
+    from dftflow.settings import load_settings
+
+    lp_file = args.launchpad or load_settings().launchpad
+    if not lp_file:
+        raise InputError("no LaunchPad: give --launchpad my_launchpad.yaml or set DFTFLOW_LAUNCHPAD")
+    return load_launchpad(lp_file)
+
+
+def cmd_worker(args) -> int:
+    from fireworks import FWorker
+    from fireworks.core.rocket_launcher import launch_rocket, rapidfire
+
+    lp = _production_launchpad(args)
+    if args.fworker and not Path(args.fworker).is_file():
+        raise InputError(f"FWorker file not found: {args.fworker}")
+    fworker = FWorker.from_file(args.fworker) if args.fworker else FWorker()
+    if args.singleshot:
+        launch_rocket(lp, fworker)
+    else:
+        rapidfire(lp, fworker, nlaunches=args.nlaunches, sleep_time=1)
+    return 0
+
+
+def cmd_recover(args) -> int:
+    lp = _production_launchpad(args)
+    lost = lp.detect_lostruns(expiration_secs=args.expiration, rerun=True)[1]
+    unreserved = lp.detect_unreserved(expiration_secs=args.expiration, rerun=True)
+    print(
+        f"{len(lost)} lost run(s) and {len(unreserved)} stale reservation(s) put back to READY"
+        + (f": fw_ids {sorted(lost)}" if lost else "")
+    )
     return 0
