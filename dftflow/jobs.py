@@ -20,7 +20,7 @@ from dftflow.calculations import BULK_LABEL, Calculation, Study, build_system
 from dftflow.db import ResultsDB
 from dftflow.errors import InputError
 from dftflow.fileio import atomic_write_json, gzip_outputs
-from dftflow.vasp.outputs import INPUTS_RECORD, task_document
+from dftflow.vasp.outputs import INPUTS_RECORD, task_document, unfinished
 from dftflow.vasp.run import run_vasp
 
 APPROXIMATIONS = {
@@ -154,6 +154,10 @@ def store_calculation(db: ResultsDB, directory: str | Path) -> dict:
     directory = Path(directory)
     record = read_inputs_record(directory)
     doc, arrays = task_document(directory)
+    if doc["state"] != "successful":  # never store (and pass on) an unfinished run as a result
+        raise RuntimeError(
+            f"{record['label']}: run not successful ({unfinished(directory) or 'SCF not converged'}); not stored"
+        )
     run_record_path = directory / "dftflow_run.json"
     run_record = json.loads(run_record_path.read_text()) if run_record_path.is_file() else {}
     doc["custodian"] = run_record.get("corrections", [])

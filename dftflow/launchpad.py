@@ -155,25 +155,26 @@ def check_reachable(client, where: str) -> None:
         raise InputError(f"cannot reach the MongoDB server of the {where}: {type(exc).__name__}: {exc}") from exc
 
 
-LIBRARY_LOGGERS = ("launchpad", "rocket.launcher", "rocket.logger", "custodian", "pymatgen")
-
-
 def quiet_fireworks_logging(log_file: Path | None = None) -> None:
-    """Keep FireWorks' and custodian's chatter out of the terminal (the embedded runner prints its own
-    progress) and in `log_file` instead. Their loggers stop propagating to the root logger, which some
-    imported packages configure at import time (imageio calls logging.basicConfig())."""
+    """In a `dftflow run` process, library logging goes to `log_file`, not to the terminal, where the
+    embedded runner prints its own progress. FireWorks' Rocket is told not to stream; the root logger
+    (which imported packages may have configured at import time: imageio calls logging.basicConfig(),
+    and custodian's handlers log under their class names) gets the file instead of any stream."""
     import fireworks.core.rocket as rocket
 
     rocket.ROCKET_STREAM_LOGLEVEL = "CRITICAL"  # Rocket reads this module global when it makes its logger
-    handler = None
-    if log_file is not None:
+    logging.captureWarnings(True)  # pymatgen's/custodian's UnconvergedVASPWarning etc. go to the log file too
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):
+            root.removeHandler(handler)
+    for name in ("launchpad", "rocket.launcher"):  # FireWorks' own stream handlers, made at DEBUG/INFO
+        for handler in list(logging.getLogger(name).handlers):
+            if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):
+                logging.getLogger(name).removeHandler(handler)
+    if log_file is not None and not any(getattr(h, "baseFilename", None) == str(log_file) for h in root.handlers):
         handler = logging.FileHandler(log_file)
-        handler.setLevel(logging.INFO)
         handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-    for name in LIBRARY_LOGGERS:
-        logger = logging.getLogger(name)
-        logger.propagate = False
-        if handler is not None and not any(
-            getattr(h, "baseFilename", None) == handler.baseFilename for h in logger.handlers
-        ):
-            logger.addHandler(handler)
+        handler.setLevel(logging.INFO)
+        root.addHandler(handler)
+        root.setLevel(logging.INFO)

@@ -134,7 +134,13 @@ def add_study(workdir: Workdir, study: Study, executor: str) -> int:
 
 
 def run_study(
-    study: Study, workdir: Workdir, executor: str, command, out=sys.stdout, custodian_settings: dict | None = None
+    study: Study,
+    workdir: Workdir,
+    executor: str,
+    command,
+    out=sys.stdout,
+    custodian_settings: dict | None = None,
+    rerun_failed: bool = False,
 ) -> RunSummary:
     """Launch every READY Firework of the study's workflow in this process, with a progress display."""
     start = time.time()
@@ -144,6 +150,18 @@ def run_study(
         print(f"recovered {len(recovered)} calculation(s) interrupted by an earlier kill; they run again", file=out)
     fw_id = add_study(workdir, study, executor)
     wf_ids = lp.get_wf_by_fw_id(fw_id).fw_states.keys()
+    failed = lp.get_fw_ids({"fw_id": {"$in": list(wf_ids)}, "state": "FIZZLED"})
+    if failed and rerun_failed:
+        for failed_id in failed:
+            lp.rerun_fw(failed_id)
+        print(f"rerunning {len(failed)} calculation(s) that failed before", file=out)
+    elif failed:
+        names = ", ".join(lp.get_fw_by_id(i).name for i in failed)
+        print(
+            f"{len(failed)} calculation(s) failed before and are not retried: {names} "
+            "(dftflow run --rerun-failed retries them)",
+            file=out,
+        )
     fworker = FWorker(
         name="dftflow-embedded",
         env={

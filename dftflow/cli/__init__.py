@@ -75,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="auto: VASP when a VASP command is configured, else mock-vasp (default)",
     )
+    p.add_argument("--rerun-failed", action="store_true", help="retry calculations that FIZZLED in an earlier run")
     p.set_defaults(func=running.cmd_run)
 
     p = sub.add_parser("submit", help="add a study's workflow to a production (MongoDB) LaunchPad")

@@ -37,7 +37,14 @@ def cmd_run(args) -> int:
     try:
         print(f"study {study.spec.name}: {len(study.calculations)} calculations in {workdir.path}")
         print(message)
-        summary = run_study(study, workdir, executor, command, custodian_settings=settings.custodian_settings())
+        summary = run_study(
+            study,
+            workdir,
+            executor,
+            command,
+            custodian_settings=settings.custodian_settings(),
+            rerun_failed=args.rerun_failed,
+        )
     finally:
         workdir.close()
     counts = {}

@@ -65,6 +65,40 @@ def load_outcar(directory: Path):
         raise InputError(f"{path}: cannot be parsed ({type(exc).__name__}: {exc})") from exc
 
 
+RELAX_DONE = "reached required accuracy"
+SOFT_STOP = "soft stop encountered"
+
+
+def read_text(directory: Path, name: str) -> str:
+    import gzip
+
+    for path, opener in ((directory / name, open), (directory / f"{name}.gz", gzip.open)):
+        if path.is_file():
+            with opener(path, "rt", errors="replace") as fh:
+                return fh.read()
+    return ""
+
+
+def unfinished(directory: str | Path, incar: dict | None = None) -> str | None:
+    """Why a run that custodian let through is still not a result, or None when it is.
+
+    VASP stopped by STOPCAR (custodian's WalltimeHandler writes one before the scheduler's limit) exits
+    cleanly, and pymatgen then calls a relaxation with fewer ionic steps than NSW "converged"; so a
+    relaxation counts as finished only when VASP wrote "reached required accuracy"."""
+    from pymatgen.io.vasp import Incar
+
+    directory = Path(directory)
+    if SOFT_STOP in read_text(directory, "vasp.out"):
+        return "VASP was stopped by STOPCAR (walltime) before it finished; rerun to continue from CONTCAR"
+    if incar is None:
+        text = read_text(directory, "INCAR")
+        incar = Incar.from_str(text) if text else {}
+    if int(incar.get("NSW", 0)) > 0 and int(incar.get("IBRION", -1)) in (1, 2, 3):
+        if RELAX_DONE not in read_text(directory, "OUTCAR"):
+            return f"the relaxation did not reach its EDIFFG criterion within NSW = {incar.get('NSW')} steps"
+    return None
+
+
 def executor_of(vasprun, directory: Path) -> str:
     """'mock' when mock-vasp wrote the run (its generator / OUTCAR header say so), else 'vasp'."""
     if any(MOCK_MARKER in str(v) for v in (vasprun.generator or {}).values()):
@@ -164,7 +198,9 @@ def task_document(directory: str | Path, context: dict | None = None) -> tuple[d
     doc = {
         "task_label": record.get("label") or params.get("SYSTEM") or vasprun.incar.get("SYSTEM") or directory.name,
         **context,
-        "state": "successful" if vasprun.converged else "unconverged",
+        "state": "successful"
+        if vasprun.converged_electronic and unfinished(directory, vasprun.incar) is None
+        else "unconverged",
         "executor": executor_of(vasprun, directory),
         "executor_version": " ".join(str(v) for v in (vasprun.generator or {}).values()),
         "code_version": f"dftflow {__version__}",

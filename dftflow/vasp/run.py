@@ -37,6 +37,7 @@ from custodian.vasp.validators import VaspFilesValidator, VasprunXMLValidator
 
 from dftflow.errors import InputError
 from dftflow.fileio import atomic_write_json
+from dftflow.vasp.outputs import SOFT_STOP, read_text, unfinished
 
 RUN_RECORD = "dftflow_run.json"
 FROZEN_TIMEOUT = {"bulk-relax": 3600, "relax": 7200, "hse-static": 6 * 3600, "hse-bands": 6 * 3600}  # seconds
@@ -78,6 +79,19 @@ def finished_run(directory: Path, input_hash: str | None) -> dict | None:
     return None
 
 
+def continue_stopped_relaxation(directory: Path) -> bool:
+    """Before rerunning a relaxation that a STOPCAR stopped, start it from its last geometry."""
+    import shutil
+
+    contcar = directory / "CONTCAR"
+    if SOFT_STOP in read_text(directory, "vasp.out") and contcar.is_file() and contcar.stat().st_size > 0:
+        shutil.copy2(contcar, directory / "POSCAR")
+        (directory / "vasp.out").rename(directory / "vasp.out.stopped")
+        (directory / "STOPCAR").unlink(missing_ok=True)  # VASP would stop again at its first ionic step
+        return True
+    return False
+
+
 def outputs_complete(directory: Path, step: str) -> bool:
     """True when the directory holds the outputs of a finished, error-free VASP run: custodian's
     validators pass and none of this step's handlers (except the time-based ones) finds an error."""
@@ -91,7 +105,9 @@ def outputs_complete(directory: Path, step: str) -> bool:
     finally:
         validator_log.disabled = False
     timed = (FrozenJobErrorHandler, WalltimeHandler)
-    return not any(h.check(str(directory)) for h in handlers_for(step) if not isinstance(h, timed))
+    if any(h.check(str(directory)) for h in handlers_for(step) if not isinstance(h, timed)):
+        return False
+    return unfinished(directory) is None
 
 
 def _custodian_log(directory: Path) -> list:
@@ -130,6 +146,7 @@ def run_vasp(
         }
         atomic_write_json(directory / RUN_RECORD, record)
         return {**record, "reused": True}
+    continue_stopped_relaxation(directory)
     job = VaspJob(vasp_command(vasp_cmd), output_file="vasp.out", stderr_file="std_err.txt", auto_npar=False)
     custodian = Custodian(
         handlers_for(step, frozen_timeout, wall_time),
@@ -143,6 +160,9 @@ def run_vasp(
         directory=str(directory),
     )
     corrections = custodian.run()
+    problem = unfinished(directory)
+    if problem is not None:
+        raise RuntimeError(f"{directory.name}: {problem}")
     record = {"completed": True, "input_hash": input_hash, "step": step, "corrections": _plain(corrections)}
     atomic_write_json(directory / RUN_RECORD, record)
     return record
