@@ -67,7 +67,9 @@ def load_settings(config_file: str | Path | None = None, environ: dict | None = 
         try:
             data = yaml.safe_load(path.read_text()) or {}
         except yaml.YAMLError as exc:
-            raise InputError(f"{path}: not valid YAML: {exc}") from exc
+            from dftflow.study import yaml_problem
+
+            raise InputError(f"{path}: not valid YAML: {yaml_problem(exc)}") from exc
         if not isinstance(data, dict):
             raise InputError(f"{path}: expected a mapping of settings")
         unknown = sorted(set(data) - names)

@@ -148,8 +148,11 @@ class HydrogenDefect(_Strict):
 DefectEntry = Annotated[VacancyDefect | HydrogenDefect, Field(discriminator="type")]
 
 
+SYSTEM_NAME = r"^[A-Za-z0-9_.+()=,/\-]+( [A-Za-z0-9_.+()=,/\-]+)*$"  # goes into INCAR SYSTEM: no ; # ! quotes
+
+
 class SystemSpec(_Strict):
-    name: str | None = None  # default: composition + defect + charge, e.g. "WO2.938 V_O(s_z) q=+2"
+    name: str | None = Field(default=None, pattern=SYSTEM_NAME, max_length=80)  # default: "WO2.938 V_O(s_z) q=+2"
     defects: list[DefectEntry] = Field(default_factory=list)
     charge: StrictInt | None = None  # total charge; default: sum of the defects' charges
     band_structure: StrictBool = False
@@ -241,10 +244,17 @@ def load_study(path: str | Path) -> StudySpec:
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
-        raise InputError(f"{path}: not valid YAML: {exc}") from exc
+        raise InputError(f"{path}: not valid YAML: {yaml_problem(exc)}") from exc
     if not isinstance(data, dict):
         raise InputError(f"{path}: a study file is a mapping of keys (name, host, supercell, systems, ...)")
     return study_from_dict(data, source=str(path))
+
+
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """A YAML error on one line: what and where."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark else problem
 
 
 def study_from_dict(data: dict, source: str | None = None) -> StudySpec:

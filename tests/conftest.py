@@ -37,7 +37,10 @@ def guard_bin(base: Path) -> Path:
 
 def guarded_env(base: Path, **extra) -> dict:
     """Environment for dftflow subprocesses in tests: real VASP guarded, no user configuration."""
-    env = {k: v for k, v in os.environ.items() if k not in ("DFTFLOW_VASP_CMD", "PMG_VASP_PSP_DIR", "DFTFLOW_HOME")}
+    # CUSTODIAN_WALLTIME_START: custodian's WalltimeHandler writes it into os.environ of the process that
+    # made one (an in-process custodian test does) and measures every later job from it
+    dropped = ("DFTFLOW_VASP_CMD", "PMG_VASP_PSP_DIR", "DFTFLOW_HOME", "CUSTODIAN_WALLTIME_START")
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
     env["PATH"] = f"{guard_bin(base)}:{Path(sys.executable).parent}:{env.get('PATH', '')}"
     env["DFTFLOW_CONFIG"] = str(base / "no-dftflow-config.yaml")
     env["MOCK_VASP_THREADS"] = "1"

@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args) or 0
     except InputError as exc:
-        print(f"dftflow: error: {exc}", file=sys.stderr)
+        print(f"dftflow: error: {' '.join(str(exc).split())}", file=sys.stderr)  # always one line
         return EXIT_INPUT_ERROR
 
 

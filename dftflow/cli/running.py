@@ -31,8 +31,10 @@ def cmd_run(args) -> int:
     from dftflow.settings import load_settings
 
     settings = load_settings()
-    study = _load(args.study, potcars="spec")
     executor, command, message = resolve_executor(args.executor, settings.vasp_cmd)
+    study = _load(args.study, potcars="real" if executor == "vasp" else "spec")
+    for calc in study.calculations:
+        study.inputs(calc)  # every structure and input set builds before anything is written
     workdir = open_workdir(args.workdir or settings.home_path)
     try:
         print(f"study {study.spec.name}: {len(study.calculations)} calculations in {workdir.path}")

@@ -1,0 +1,99 @@
+"""Credentials never leave their files; study values never reach a shell; YAML is loaded safely."""
+
+import json
+import sys
+from pathlib import Path
+
+import yaml
+
+from tests.conftest import HOST_CIF, TEST_STUDIES, dftflow, guarded_env
+
+SECRET = "s3cr3t-Pa55word"
+
+
+def test_credentials_stay_out_of_logs_documents_and_reports(tmp_path):
+    lp = tmp_path / "my_launchpad.yaml"
+    lp.write_text(
+        yaml.safe_dump(
+            {"host": "db.example.org", "port": 27017, "name": "fireworks", "username": "me", "password": SECRET}
+        )
+    )
+    db = tmp_path / "db.json"
+    db.write_text(
+        json.dumps(
+            {"host": "db.example.org", "port": 27017, "database": "results", "username": "me", "password": SECRET}
+        )
+    )
+    fworker = tmp_path / "my_fworker.yaml"
+    fworker.write_text(
+        yaml.safe_dump(
+            {
+                "name": "w",
+                "category": "",
+                "query": "{}",
+                "env": {
+                    "vasp_cmd": str(Path(sys.executable).parent / "mock-vasp"),
+                    "db_file": str(db),
+                    "custodian_settings": {"polling_time_step": 0.2},
+                },
+            }
+        )
+    )
+    env = guarded_env(tmp_path, DFTFLOW_MONGOMOCK_DIR=tmp_path / "mongo")
+    study = TEST_STUDIES / "pristine_only.yaml"
+    outputs = [dftflow("submit", study, "--launchpad", lp, "--potcars", "spec", env=env)]
+    cluster = tmp_path / "cluster"
+    cluster.mkdir()
+    outputs.append(dftflow("worker", "--launchpad", lp, "--fworker", fworker, env=env, cwd=cluster))
+    outputs.append(dftflow("results", "--db-file", db, "--json", env=env))
+    outputs.append(dftflow("status", "--launchpad", lp, env=env))
+    outputs.append(dftflow("report", study, "--db-file", db, "--out", tmp_path / "report", env=env))
+    assert all(o.returncode == 0 for o in outputs), [o.stderr[-500:] for o in outputs]
+    for o in outputs:
+        assert SECRET not in o.stdout + o.stderr
+    leaks = [
+        p
+        for p in tmp_path.rglob("*")
+        if p.is_file() and p not in (lp, db, fworker) and SECRET.encode() in p.read_bytes()
+    ]
+    assert leaks == []  # launch dirs, FW.json, logs, the database files, the report
+
+
+def test_unreachable_database_error_hides_the_password(tmp_path):
+    lp = tmp_path / "my_launchpad.yaml"
+    lp.write_text(
+        yaml.safe_dump({"host": f"mongodb://me:{SECRET}@127.0.0.1:9/fireworks", "uri_mode": True, "name": "fireworks"})
+    )
+    out = dftflow("status", "--launchpad", lp, env=guarded_env(tmp_path))
+    assert out.returncode == 2 and "127.0.0.1:9" in out.stderr
+    assert SECRET not in out.stderr + out.stdout
+
+
+def test_study_values_never_reach_a_shell(tmp_path):
+    """A system name goes into INCAR SYSTEM, directory names and labels: shell and INCAR metacharacters
+    (VASP reads ; as a statement separator and # ! as comments) are refused before anything runs."""
+    marker = tmp_path / "PWNED"
+    for name in (f"x$(touch {marker})", f"x; touch {marker}", f"x `touch {marker}`", "x # comment"):
+        study = tmp_path / "study.yaml"
+        study.write_text(
+            yaml.safe_dump(
+                {
+                    "name": "shell_test",
+                    "host": {"structure": str(HOST_CIF)},
+                    "supercell": [1, 1, 1],
+                    "systems": [{"name": name, "defects": []}],
+                }
+            )
+        )
+        out = dftflow("run", study, "--workdir", tmp_path / "wd", env=guarded_env(tmp_path))
+        assert out.returncode == 2 and "systems.0.name" in out.stderr, out.stderr
+        assert not (tmp_path / "wd").exists() and not list(tmp_path.glob("PWNED*"))
+
+
+def test_no_shell_anywhere_in_dftflow():
+    """vasp_cmd comes only from the worker and is started without a shell; nothing else starts processes."""
+    root = Path(__file__).resolve().parents[2] / "dftflow"
+    for path in root.rglob("*.py"):
+        text = path.read_text()
+        for forbidden in ("shell=True", "os.system(", "os.popen(", "subprocess.getoutput", "eval(", "exec("):
+            assert forbidden not in text, f"{path}: {forbidden}"
