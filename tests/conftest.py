@@ -59,6 +59,25 @@ def dftflow(*args, env: dict, cwd: Path | None = None, timeout: float = 600) -> 
     )
 
 
+def production_files(base: Path, password: str | None = None) -> dict[str, Path]:
+    """The standard files of a production setup: my_launchpad.yaml, a results db file and my_fworker.yaml
+    whose env points vasp_cmd at this installation's mock-vasp (what a cluster's worker file does)."""
+    auth = {"username": "me", "password": password} if password else {}
+    lp = base / "my_launchpad.yaml"
+    lp.write_text(yaml.safe_dump({"host": "localhost", "port": 27017, "name": "fireworks_test", **auth}))
+    db = base / "db.json"
+    db.write_text(json.dumps({"host": "localhost", "port": 27017, "database": "dftflow_results", **auth}))
+    fworker = base / "my_fworker.yaml"
+    env = {
+        "vasp_cmd": str(Path(sys.executable).parent / "mock-vasp"),
+        "db_file": str(db),
+        "scratch_dir": None,
+        "custodian_settings": {"polling_time_step": 0.2, "monitor_freq": 25},
+    }
+    fworker.write_text(yaml.safe_dump({"name": "test-worker", "category": "", "query": "{}", "env": env}))
+    return {"lp": lp, "db": db, "fworker": fworker}
+
+
 def run_log(path: Path) -> list[dict]:
     """mock-vasp's MOCK_VASP_RUN_LOG: one JSON line per invocation."""
     if not path.exists():

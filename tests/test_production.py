@@ -13,36 +13,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import TEST_STUDIES, dftflow, guarded_env
+from tests.conftest import TEST_STUDIES, dftflow, guarded_env, production_files
 
 pytest.importorskip("mongomock_persistence")
 
 
 def _files(tmp: Path) -> dict:
-    lp = tmp / "my_launchpad.yaml"
-    lp.write_text(yaml.safe_dump({"host": "localhost", "port": 27017, "name": "fireworks_test"}))
-    db = tmp / "db.yaml"
-    db.write_text(yaml.safe_dump({"host": "localhost", "port": 27017, "database": "dftflow_results"}))
-    mock = shutil.which("mock-vasp", path=str(Path(sys.executable).parent)) or "mock-vasp"
-    fworker = tmp / "my_fworker.yaml"
-    fworker.write_text(
-        yaml.safe_dump(
-            {
-                "name": "test-worker",
-                "category": "",
-                "query": "{}",
-                "env": {
-                    "vasp_cmd": mock,
-                    "db_file": str(db),
-                    "scratch_dir": None,
-                    "custodian_settings": {"polling_time_step": 0.2, "monitor_freq": 25},
-                },
-            }
-        )
-    )
-    store = tmp / "mongomock.json"
-    store.write_text("{}")
-    return {"lp": lp, "db": db, "fworker": fworker, "store": store}
+    files = production_files(tmp)
+    files["store"] = tmp / "mongomock.json"
+    files["store"].write_text("{}")
+    return files
 
 
 def test_submit_then_rlaunch_in_another_process(tmp_path):

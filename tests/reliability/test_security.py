@@ -1,44 +1,17 @@
 """Credentials never leave their files; study values never reach a shell; YAML is loaded safely."""
 
-import json
-import sys
 from pathlib import Path
 
 import yaml
 
-from tests.conftest import HOST_CIF, TEST_STUDIES, dftflow, guarded_env
+from tests.conftest import HOST_CIF, TEST_STUDIES, dftflow, guarded_env, production_files
 
 SECRET = "s3cr3t-Pa55word"
 
 
 def test_credentials_stay_out_of_logs_documents_and_reports(tmp_path):
-    lp = tmp_path / "my_launchpad.yaml"
-    lp.write_text(
-        yaml.safe_dump(
-            {"host": "db.example.org", "port": 27017, "name": "fireworks", "username": "me", "password": SECRET}
-        )
-    )
-    db = tmp_path / "db.json"
-    db.write_text(
-        json.dumps(
-            {"host": "db.example.org", "port": 27017, "database": "results", "username": "me", "password": SECRET}
-        )
-    )
-    fworker = tmp_path / "my_fworker.yaml"
-    fworker.write_text(
-        yaml.safe_dump(
-            {
-                "name": "w",
-                "category": "",
-                "query": "{}",
-                "env": {
-                    "vasp_cmd": str(Path(sys.executable).parent / "mock-vasp"),
-                    "db_file": str(db),
-                    "custodian_settings": {"polling_time_step": 0.2},
-                },
-            }
-        )
-    )
+    files = production_files(tmp_path, password=SECRET)
+    lp, db, fworker = files["lp"], files["db"], files["fworker"]
     env = guarded_env(tmp_path, DFTFLOW_MONGOMOCK_DIR=tmp_path / "mongo")
     study = TEST_STUDIES / "pristine_only.yaml"
     outputs = [dftflow("submit", study, "--launchpad", lp, "--potcars", "spec", env=env)]

@@ -13,32 +13,12 @@ import sys
 import time
 from pathlib import Path
 
-import yaml
-
-from tests.conftest import TEST_STUDIES, dftflow, guarded_env, run_log
+from tests.conftest import TEST_STUDIES, dftflow, guarded_env, production_files, run_log
 
 
 def test_worker_killed_mid_vasp_is_recovered(tmp_path):
-    lp = tmp_path / "my_launchpad.yaml"
-    lp.write_text(yaml.safe_dump({"host": "mongodb.example.org", "port": 27017, "name": "fireworks"}))
-    db = tmp_path / "db.json"
-    db.write_text(json.dumps({"host": "mongodb.example.org", "port": 27017, "database": "dftflow_results"}))
-    mock = str(Path(sys.executable).parent / "mock-vasp")
-    fworker = tmp_path / "my_fworker.yaml"
-    fworker.write_text(
-        yaml.safe_dump(
-            {
-                "name": "w",
-                "category": "",
-                "query": "{}",
-                "env": {
-                    "vasp_cmd": mock,
-                    "db_file": str(db),
-                    "custodian_settings": {"polling_time_step": 0.2, "monitor_freq": 25},
-                },
-            }
-        )
-    )
+    files = production_files(tmp_path)
+    lp, db, fworker = files["lp"], files["db"], files["fworker"]
     log = tmp_path / "runs.jsonl"
     # relax WO3 is made slow (3 s per ionic step, no STOPCAR) so the kill surely lands inside it
     env = guarded_env(
