@@ -40,7 +40,7 @@ def read_everything(d: Path) -> float:
         v = (
             FastVasprun(str(d / "vasprun.xml"), projections="full")
             if big
-            else Vasprun(d / "vasprun.xml", parse_projected_eigen=True)
+            else Vasprun(d / "vasprun.xml", parse_projected_eigen=True, parse_potcar_file=False)
         )
         assert v.converged, "not converged"
         Outcar(d / "OUTCAR")
