@@ -9,12 +9,17 @@ from tests.conftest import TEST_STUDIES, dftflow, guarded_env
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory):
+def workdir(tmp_path_factory):
     base = tmp_path_factory.mktemp("analysis")
     env = guarded_env(base)
     out = dftflow("run", TEST_STUDIES / "analysis.yaml", "--workdir", base / "wd", env=env)
     assert out.returncode == 0, out.stdout + out.stderr
-    return base / "wd/reports/analysis_demo"
+    return base / "wd"
+
+
+@pytest.fixture(scope="module")
+def report(workdir):
+    return workdir / "reports/analysis_demo"
 
 
 def _table(report, name):
@@ -63,6 +68,28 @@ def test_formation_energies_for_each_limit(report):
     vo_poor = by[("hse-static WO2.875 V_O(s_z) q=+2", "O-poor")]
     assert vo_poor["at_vbm"] - vo["at_vbm"] == pytest.approx(-3.0)  # one O removed: E_f shifts by -dmu_O
     assert vo["at_cbm"] - vo["at_vbm"] == pytest.approx(2 * _gap(report), abs=1e-6)  # slope q = +2
+    assert vo["corrected"] and vo["correction"] != 0
+
+
+def test_freysoldt_correction_equals_pymatgen_analysis_defects_on_the_locpots(workdir, report):
+    """The correction dftflow computes from the planar averages it stored equals pymatgen-analysis-defects'
+    on the LOCPOT files themselves."""
+    from pymatgen.analysis.defects.corrections.freysoldt import get_freysoldt_correction
+    from pymatgen.io.vasp import Locpot
+
+    from dftflow.analysis.locate import locate_defects
+
+    calcs = workdir / "calcs/analysis_demo"
+    defect = Locpot.from_file(calcs / "hse-static_WO2.875_V_O-s_z_q+2/LOCPOT.gz")
+    bulk = Locpot.from_file(calcs / "hse-static_WO3/LOCPOT.gz")
+    centre = locate_defects(defect.structure, bulk.structure).centers.mean(axis=0)
+    expected = get_freysoldt_correction(2, 20.0, defect, bulk, defect_frac_coords=centre).correction_energy
+    row = next(
+        r
+        for r in _table(report, "formation_energies")
+        if r["label"] == "hse-static WO2.875 V_O(s_z) q=+2" and r["limit"] == "O-rich"
+    )
+    assert row["correction"] == pytest.approx(expected, abs=1e-6)
 
 
 def _gap(report):
