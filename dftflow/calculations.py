@@ -146,6 +146,11 @@ class Study:
                 return calc
         raise InputError(f"study {self.spec.name} has no calculation {label!r}")
 
+    def check_inputs(self) -> list[VaspInputs]:
+        """Build every structure and input set (on the unrelaxed host): a bad study fails here, before
+        anything is written, submitted or run."""
+        return [self.inputs(calc) for calc in self.calculations]
+
     def inputs(self, calc: Calculation, structure: Structure | None = None, note: str = "") -> VaspInputs:
         """Input set of `calc` on `structure` (default: the unrelaxed host or the system built on it)."""
         if calc.step == "bulk-relax":

@@ -41,8 +41,7 @@ def _load(path: str, potcars: str = "auto"):
 
 def cmd_validate(args) -> int:
     study = _load(args.study, potcars="spec")
-    for calc in study.calculations:
-        study.inputs(calc)
+    study.check_inputs()
     print(
         f"{args.study}: OK - study {study.spec.name!r}, {len(study.systems)} systems, "
         f"{len(study.calculations)} calculations"

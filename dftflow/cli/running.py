@@ -33,8 +33,8 @@ def cmd_run(args) -> int:
     settings = load_settings()
     executor, command, message = resolve_executor(args.executor, settings.vasp_cmd)
     study = _load(args.study, potcars="real" if executor == "vasp" else "spec")
-    for calc in study.calculations:
-        study.inputs(calc)  # every structure and input set builds before anything is written
+    study.check_inputs()
+    custodian_settings = settings.custodian_settings()
     workdir = open_workdir(args.workdir or settings.home_path)
     try:
         print(f"study {study.spec.name}: {len(study.calculations)} calculations in {workdir.path}")
@@ -44,7 +44,7 @@ def cmd_run(args) -> int:
             workdir,
             executor,
             command,
-            custodian_settings=settings.custodian_settings(),
+            custodian_settings=custodian_settings,
             rerun_failed=args.rerun_failed,
         )
     finally:
@@ -66,17 +66,11 @@ def cmd_run(args) -> int:
 
 def cmd_submit(args) -> int:
     from dftflow.builders import StudyWorkflowBuilder
-    from dftflow.launchpad import load_launchpad
     from dftflow.runner import study_workflow_id
-    from dftflow.settings import load_settings
 
-    lp_file = args.launchpad or load_settings().launchpad
-    if not lp_file:
-        raise InputError("no LaunchPad: give --launchpad my_launchpad.yaml or set DFTFLOW_LAUNCHPAD")
     study = _load(args.study, potcars=args.potcars)
-    for calc in study.calculations:
-        study.inputs(calc)  # every input set builds (and, with real POTCARs, finds them) before submitting
-    lp = load_launchpad(lp_file)
+    study.check_inputs()  # with real POTCARs this also finds them, before anything is submitted
+    lp = _production_launchpad(args)
     if lp.fw_id_assigner.count_documents({}) == 0 and lp.workflows.count_documents({}) == 0:
         lp.reset("", require_password=False, max_reset_wo_password=0)  # what `lpad reset` does for a new DB
         print(f"initialised a new, empty LaunchPad database {lp.name!r}")
