@@ -30,6 +30,21 @@ def test_sites_table(capsys):
     assert "s_x 8, s_y 8, s_z 8" in out
 
 
+def test_closed_pipe_ends_quietly():
+    """`dftflow sites X | head -1`: the reader leaves early; no traceback, the shell's SIGPIPE status."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dftflow", "sites", str(HOST_CIF), "--supercell", "4x4x8"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )
+    proc.stdout.readline()
+    proc.stdout.close()  # 150 kB of rows cannot all fit in the pipe: the writer is still writing
+    stderr = proc.stderr.read().decode()
+    assert proc.wait() == 141
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr
+
+
 def test_inputs_writes_one_folder_per_calculation(tmp_path, capsys):
     out = tmp_path / "inputs"
     assert (

@@ -6,6 +6,7 @@ User errors (InputError) end in one line on stderr and exit code 2, before anyth
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 
@@ -32,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         print(f"dftflow: error: {' '.join(str(exc).split())}", file=sys.stderr)  # always one line
         return EXIT_INPUT_ERROR
+    except BrokenPipeError:  # `dftflow results | head`: the reader left; stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at interpreter exit
+        return 141  # 128 + SIGPIPE, what a shell reports for a tool killed by a closed pipe
 
 
 def build_parser() -> argparse.ArgumentParser:
