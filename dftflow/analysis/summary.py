@@ -159,15 +159,21 @@ def _gap_row(system: str, static: RunData, bands: RunData | None) -> dict:
                 "gap_path": path.gap,
                 "direct": both.is_direct,
                 "gap_source": "SCF mesh + band path",
-                "vbm_k": _pretty(both.vbm_label),
-                "cbm_k": _pretty(both.cbm_label),
+                "vbm_k": _k_name(both.vbm_label, both.vbm_kpoint),
+                "cbm_k": _k_name(both.cbm_label, both.cbm_kpoint),
             }
         )
     return row
 
 
-def _pretty(label: str | None) -> str | None:
-    return "Γ" if label in ("\\Gamma", "GAMMA") else label
+def _k_name(label: str | None, kpoint) -> str:
+    """A band edge's k-point: its path label (Γ for Gamma), or its fractional coordinates when it lies
+    off the labelled points (a mesh point or a point between two labels)."""
+    if label in ("\\Gamma", "GAMMA"):
+        return "Γ"
+    if label:
+        return label
+    return "(" + ", ".join(f"{x:.3g}" for x in (0.0 if abs(x) < 5e-4 else x for x in kpoint)) + ")"
 
 
 def _site_energy_rows(results: StudyResults, defect_systems: list[str]) -> list[dict]:

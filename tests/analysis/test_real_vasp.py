@@ -10,7 +10,7 @@ from dftflow.analysis.band_edges import run_band_edges
 from dftflow.analysis.defect_levels import defect_levels
 from dftflow.analysis.energetics import formation_energies
 from dftflow.analysis.rundata import RunData
-from dftflow.analysis.summary import band_panel
+from dftflow.analysis.summary import _gap_row, _k_name, band_panel
 from tests.conftest import REAL_VASP
 
 GAN = REAL_VASP / "GaN_Mg_Ga_defect"
@@ -56,6 +56,13 @@ def test_hse_zero_weight_band_structure_parses_with_labels_and_gap():
     labels = [lab for _, lab in panel["ticks"]]
     assert set(labels) & {"\\Gamma", "X", "L", "W"}
     assert np.all(np.diff(panel["distance"]) >= 0)
+    row = _gap_row("Cs2SnI6", run, run)  # the run's weighted points stand in for the static's mesh
+    assert (row["vbm_k"], row["cbm_k"], row["direct"]) == ("Γ", "Γ", True)
+
+
+def test_band_edge_off_the_labelled_points_is_named_by_its_coordinates():
+    assert _k_name("\\Gamma", [0, 0, 0]) == "Γ" and _k_name("X", [0.5, 0, 0]) == "X"
+    assert _k_name(None, [1e-6, 0.25, -1 / 3]) == "(0, 0.25, -0.333)"
 
 
 def test_mg_ga_acceptor_state_is_found(gan):
