@@ -65,16 +65,21 @@ def rows(matrix, width: int, decimals: int, prefix: bytes = b"", suffix: bytes =
     return np.hstack(parts).tobytes()
 
 
+def _mantissa_digits(value: float, decimals: int) -> tuple[int, int]:
+    """|value| = 0.<digits> x 10**exp with `decimals` digits, rounded (a carry moves into the exponent)."""
+    exp = int(np.floor(np.log10(abs(value)))) + 1
+    digits = int(round(abs(value) / 10**exp * 10**decimals))
+    if digits >= 10**decimals:
+        digits //= 10
+        exp += 1
+    return digits, exp
+
+
 def fortran_e(value: float, decimals: int = 8) -> str:
     """Fortran E format without a leading zero, e.g. -.20659772E+03 (as VASP writes OSZICAR)."""
     if value == 0:
         return "0." + "0" * decimals + "E+00"
-    exp = int(np.floor(np.log10(abs(value)))) + 1
-    mant = abs(value) / 10**exp
-    digits = int(round(mant * 10**decimals))
-    if digits >= 10**decimals:
-        digits //= 10
-        exp += 1
+    digits, exp = _mantissa_digits(value, decimals)
     sign = "-" if value < 0 else "0"
     return f"{sign}.{digits:0{decimals}d}E{exp:+03d}"
 
@@ -83,11 +88,6 @@ def fortran_e0(value: float, decimals: int = 12) -> str:
     """Fortran E with a leading '0.' mantissa, e.g. -0.206597721093E+03 (OSZICAR electronic lines)."""
     if value == 0:
         return "0." + "0" * decimals + "E+00"
-    exp = int(np.floor(np.log10(abs(value)))) + 1
-    mant = abs(value) / 10**exp
-    digits = int(round(mant * 10**decimals))
-    if digits >= 10**decimals:
-        digits //= 10
-        exp += 1
+    digits, exp = _mantissa_digits(value, decimals)
     sign = "-" if value < 0 else " "
     return f"{sign}0.{digits:0{decimals}d}E{exp:+03d}"
