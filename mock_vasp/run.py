@@ -21,6 +21,7 @@ from mock_vasp.model import Model, Physics
 from mock_vasp.neighbours import all_pairs
 from mock_vasp.parameters import load_params
 from mock_vasp.relax import Coordinates, Optimizer
+from mock_vasp.reported_parameters import reported_parameters
 from mock_vasp.restart import read_wavecar, write_wavecar
 from mock_vasp.scf_history import history, start_offset
 from mock_vasp.validation import check_incar, check_nbands, check_nelect, check_species, default_nbands
@@ -72,8 +73,8 @@ class Run:
         check_nelect(nelect, zsum)
         ispin = int(inc.get("ISPIN", 1))
         mag = inc.get("MAGMOM", [1.0] * self.natoms)
-        mag = mag if isinstance(mag, list) else [mag] * self.natoms
-        nb_default = default_nbands(nelect, self.natoms, ispin, float(sum(mag)))
+        self.magmom = [float(x) for x in (mag if isinstance(mag, list) else [mag] * self.natoms)]
+        nb_default = default_nbands(nelect, self.natoms, ispin, float(sum(self.magmom)))
         nbands = int(inc.get("NBANDS", nb_default))
         lhf = bool(inc.get("LHFCALC", False))
         kpath = d / "KPOINTS"
@@ -137,89 +138,7 @@ class Run:
             pot = self.potcars[self.poscar.species.index(s)]
             semicore.append(pot.info.semicore)
         self.model = Model(self.params, self.atom_species, semicore, self.physics, weights, zsum - nelect)
-        self.params_out = self._parameters_out(gga)
-
-    def _parameters_out(self, gga_raw: str) -> dict:
-        inc = self.incar
-        ph = self.physics
-        p = {
-            "SYSTEM": self.system,
-            "LCOMPAT": False,
-            "PREC": self.prec.lower()[:6],
-            "ENMAX": self.encut,
-            "ENAUG": float(inc.get("ENAUG", 2 * self.encut)),
-            "EDIFF": self.ediff,
-            "IALGO": 38,
-            "NBANDS": ph.nbands,
-            "NELECT": ph.nelect,
-            "ISMEAR": ph.ismear,
-            "SIGMA": ph.sigma,
-            "KSPACING": float(inc.get("KSPACING", 0.5)),
-            "KGAMMA": bool(inc.get("KGAMMA", True)),
-            "LREAL": bool(inc.get("LREAL", False)) if isinstance(inc.get("LREAL", False), bool) else True,
-            "ISTART": self.istart,
-            "ICHARG": self.icharg,
-            "INIWAV": 1,
-            "ISPIN": ph.ispin,
-            "LNONCOLLINEAR": False,
-            "NUPDOWN": ph.nupdown if ph.nupdown is not None else -1.0,
-            "LSORBIT": False,
-            "LASPH": bool(inc.get("LASPH", False)),
-            "LMETAGGA": False,
-            "NELM": self.nelm,
-            "NELMDL": self.nelmdl,
-            "NELMIN": self.nelmin,
-            "TIME": float(inc.get("TIME", 0.4)),
-            "AMIX": float(inc.get("AMIX", 0.4)),
-            "BMIX": float(inc.get("BMIX", 1.0)),
-            "NGX": self.grid[0],
-            "NGY": self.grid[1],
-            "NGZ": self.grid[2],
-            "NGXF": self.fine_grid[0],
-            "NGYF": self.fine_grid[1],
-            "NGZF": self.fine_grid[2],
-            "ADDGRID": bool(inc.get("ADDGRID", False)),
-            "NSW": self.nsw,
-            "IBRION": self.ibrion,
-            "ISIF": self.isif,
-            "PSTRESS": float(inc.get("PSTRESS", 0.0)),
-            "EDIFFG": self.ediffg,
-            "POTIM": self.potim,
-            "ISYM": self.isym,
-            "SYMPREC": float(inc.get("SYMPREC", 1e-5)),
-            "LORBIT": self.lorbit,
-            "NEDOS": self.nedos,
-            "EMIN": float(inc.get("EMIN", 10.0)),
-            "EMAX": float(inc.get("EMAX", -10.0)),
-            "EFERMI": 0.0,
-            "NWRITE": 2,
-            "LWAVE": bool(inc.get("LWAVE", True)),
-            "LCHARG": bool(inc.get("LCHARG", True)),
-            "LVTOT": bool(inc.get("LVTOT", False)),
-            "LVHAR": bool(inc.get("LVHAR", False)),
-            "LELF": False,
-            "LOPTICS": False,
-            "NPAR": int(inc.get("NPAR", 1)),
-            "NCORE": int(inc.get("NCORE", 1)),
-            "KPAR": int(inc.get("KPAR", 1)),
-            "NSIM": int(inc.get("NSIM", 4)),
-            "POMASS": [p.info.mass if p.info else 1.0 for p in self.potcars],
-            "GGA_COMPAT": True,
-            "LDAU": False,
-            "GGA": gga_raw,
-            "LHFCALC": ph.lhfcalc,
-            "PRECFOCK": str(inc.get("PRECFOCK", "")),
-            "AEXX": ph.aexx if ph.lhfcalc else 0.0,
-            "AGGAX": 1.0 - (ph.aexx if ph.lhfcalc else 0.0),
-            "HFSCREEN": ph.hfscreen if ph.lhfcalc else 0.0,
-            "LUSE_VDW": False,
-            "IVDW": 0,
-            "LEPSILON": False,
-        }
-        if ph.ispin == 2:
-            mag = self.incar.get("MAGMOM", [1.0] * self.natoms)
-            p["MAGMOM"] = [float(x) for x in (mag if isinstance(mag, list) else [mag] * self.natoms)]
-        return p
+        self.params_out = reported_parameters(self, gga)
 
     # ------------------------------------------------------------ helpers for writers
     def test_charge_radius(self, species: str) -> float:
