@@ -4,15 +4,15 @@ relaxations of study Y take tens of minutes on the mock and are left to bench/st
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import os
 import warnings
 from pathlib import Path
 
 import pytest
 from conftest import run_mock
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import ROOT, dftflow
+
 CASES = [
     ("wo3_vacancy_sites.yaml", "bulk_relax"),
     ("wo3_vacancy_sites.yaml", "hse-static_WO2.938_V_O-s_x_q+2"),
@@ -26,21 +26,8 @@ def folders(tmp_path_factory):
     out = {}
     for study in sorted({s for s, _ in CASES}):
         target = tmp_path_factory.mktemp(study.split(".")[0]) / "inputs"
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "dftflow",
-                "inputs",
-                str(ROOT / "workflows" / study),
-                "--out",
-                str(target),
-                "--potcars",
-                "spec",
-            ],
-            check=True,
-            capture_output=True,
-        )
+        made = dftflow("inputs", ROOT / "workflows" / study, "--out", target, "--potcars", "spec", env=dict(os.environ))
+        assert made.returncode == 0, made.stderr
         out[study] = target
     return out
 
