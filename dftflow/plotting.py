@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from dftflow.vasp.kpoints import GAMMA_LABELS
+
 MODEL_STAMP = "MODEL OUTPUT (mock-vasp) - not DFT"
 VALENCE, CONDUCTION, DEFECT = "#1f4e9c", "#c8501e", "#1a9641"
 PROJECTIONS = (("W_d", "W 5d", "#c8501e"), ("O_p", "O 2p", "#1f4e9c"), ("H_s", "H 1s", "#1a9641"))
@@ -100,7 +102,7 @@ def band_figure(panels: list[dict], path: Path, model: bool, window=(-2.5, 4.5))
 
 
 def _tex(label: str) -> str:
-    return "$\\Gamma$" if label in ("\\Gamma", "GAMMA", "G", "Γ") else label
+    return "$\\Gamma$" if label in GAMMA_LABELS else label
 
 
 def level_trend_figure(points: list[dict], path: Path, model: bool) -> dict[str, Path]:

@@ -10,6 +10,7 @@ from dftflow.analysis.band_edges import run_band_edges
 from dftflow.analysis.defect_levels import DefectLevels, defect_levels
 from dftflow.analysis.energetics import formation_energies, relative_energies
 from dftflow.analysis.rundata import RunData
+from dftflow.vasp.kpoints import GAMMA_LABELS
 
 
 @dataclass
@@ -169,7 +170,7 @@ def _gap_row(system: str, static: RunData, bands: RunData | None) -> dict:
 def _k_name(label: str | None, kpoint) -> str:
     """A band edge's k-point: its path label (Γ for Gamma), or its fractional coordinates when it lies
     off the labelled points (a mesh point or a point between two labels)."""
-    if label in ("\\Gamma", "GAMMA"):
+    if label in GAMMA_LABELS:
         return "Γ"
     if label:
         return label

@@ -36,6 +36,8 @@ TRIM_POINTS = {
     "U": (0.5, 0.0, 0.5),
     "R": (0.5, 0.5, 0.5),
 }
+# spellings of the zone centre in KPOINTS labels (ours, pymatgen's, other tools' and hand-written files)
+GAMMA_LABELS = frozenset({"\\Gamma", "GAMMA", "G", "Γ"})
 DEFAULT_PATH = (("Z", "\\Gamma", "X", "S", "Y", "T", "R", "U"),)
 DEFAULT_LINE_DENSITY = 20.0  # points per inverse Angstrom along the path
 

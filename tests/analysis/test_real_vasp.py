@@ -61,7 +61,7 @@ def test_hse_zero_weight_band_structure_parses_with_labels_and_gap():
 
 
 def test_band_edge_off_the_labelled_points_is_named_by_its_coordinates():
-    assert _k_name("\\Gamma", [0, 0, 0]) == "Γ" and _k_name("X", [0.5, 0, 0]) == "X"
+    assert _k_name("\\Gamma", [0, 0, 0]) == "Γ" == _k_name("G", [0, 0, 0]) and _k_name("X", [0.5, 0, 0]) == "X"
     assert _k_name(None, [1e-6, 0.25, -1 / 3]) == "(0, 0.25, -0.333)"
 
 
