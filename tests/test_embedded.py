@@ -37,6 +37,21 @@ def test_writes_survive_reopen_and_compaction(tmp_path):
     third.close()
 
 
+def test_writes_the_journal_cannot_record_are_refused(tmp_path):
+    """A write that would bypass the journal (and be lost on a kill) is refused, and nothing changes."""
+    store = open_store(tmp_path)
+    coll = store.database("db").things
+    coll.insert_one({"n": 1})
+    for call in (lambda: coll.bulk_write([]), lambda: coll.rename("other")):
+        with pytest.raises(NotImplementedError, match="not journaled"):
+            call()
+    with pytest.raises(NotImplementedError, match="not journaled"):
+        coll.aggregate([{"$match": {}}, {"$out": "copy"}])
+    assert [d["n"] for d in coll.aggregate([{"$match": {}}])] == [1]  # read-only pipelines still work
+    store.close()
+    assert open_store(tmp_path).database("db").list_collection_names() == ["things"]
+
+
 def test_journal_compacts_itself(tmp_path):
     store = open_store(tmp_path)
     coll = store.database("db").c
