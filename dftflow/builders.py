@@ -65,9 +65,9 @@ class StudyWorkflowBuilder:
             spec=report_spec,
             name=self.report_label(),
         )
-        for label, fw in fireworks.items():
-            if label.startswith("hse-"):
-                links.setdefault(fw, []).append(report)
+        for calc in self.study.calculations:
+            if calc.step.hybrid:
+                links.setdefault(fireworks[calc.label], []).append(report)
         metadata = {
             "study": self.study.spec.name,
             "spec_hash": self.study.spec_hash(),

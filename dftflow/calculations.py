@@ -5,8 +5,9 @@ built from the relaxed bulk) a PBEsol relax -> hybrid static (+DOS) -> hybrid ba
 the study asks for it. `dftflow inputs`, `dftflow plan` and the FireWorks builders all use this list,
 so labels, order and dependencies are defined in one place.
 
-Job labels: "bulk relax", "relax <system>", "hse-static <system>", "hse-bands <system>", where the
-system name is its composition, defect and charge ("WO2.938 V_O(s_z) q=+2") or the study's own name.
+Job labels come from the steps (steps.Step.label): "bulk relax", "relax <system>", "hse-static <system>",
+"hse-bands <system>", where the system name is its composition, defect and charge ("WO2.938 V_O(s_z)
+q=+2") or the study's own name. Code that needs a system's calculation asks Study.calculation_for.
 The same label is the Firework name, INCAR SYSTEM, the database task_label and (slugged) the
 directory name.
 """
@@ -21,18 +22,19 @@ from pymatgen.core import Structure
 
 from dftflow.defects import DefectCell, build_defect_cell
 from dftflow.errors import InputError
+from dftflow.steps import Step
 from dftflow.structures import load_host, make_supercell
 from dftflow.study import StudySpec, SystemSpec
 from dftflow.vasp.potcars import PotcarChoice, potcars_available
 from dftflow.vasp.sets import Science, VaspInputs, make_inputs
 
-BULK_LABEL = "bulk relax"
+BULK_LABEL = Step.BULK_RELAX.label()
 
 
 @dataclass(frozen=True)
 class Calculation:
     label: str
-    step: str  # bulk-relax | relax | hse-static | hse-bands
+    step: Step
     system: str | None  # system name; None for the bulk relax
     parent: str | None  # label of the calculation whose output (CONTCAR, WAVECAR) this one starts from
 
@@ -131,20 +133,28 @@ class Study:
 
     @cached_property
     def calculations(self) -> list[Calculation]:
-        calcs = [Calculation(BULK_LABEL, "bulk-relax", None, None)]
+        calcs = [Calculation(BULK_LABEL, Step.BULK_RELAX, None, None)]
         for name, (system, _) in self.systems.items():
-            relax = Calculation(f"relax {name}", "relax", name, BULK_LABEL)
+            relax = Calculation(Step.RELAX.label(name), Step.RELAX, name, BULK_LABEL)
             calcs.append(relax)
-            calcs.append(Calculation(f"hse-static {name}", "hse-static", name, relax.label))
+            calcs.append(Calculation(Step.HSE_STATIC.label(name), Step.HSE_STATIC, name, relax.label))
             if system.band_structure:
-                calcs.append(Calculation(f"hse-bands {name}", "hse-bands", name, relax.label))
+                calcs.append(Calculation(Step.HSE_BANDS.label(name), Step.HSE_BANDS, name, relax.label))
         return calcs
+
+    @cached_property
+    def _by_step(self) -> dict[tuple[Step, str | None], Calculation]:
+        return {(calc.step, calc.system): calc for calc in self.calculations}
 
     def calculation(self, label: str) -> Calculation:
         for calc in self.calculations:
             if calc.label == label:
                 return calc
         raise InputError(f"study {self.spec.name} has no calculation {label!r}")
+
+    def calculation_for(self, step: Step, system: str | None = None) -> Calculation | None:
+        """The calculation of `step` for `system`, or None when the study has none (no band structure asked)."""
+        return self._by_step.get((Step(step), system))
 
     def check_inputs(self) -> list[VaspInputs]:
         """Build every structure and input set (on the unrelaxed host): a bad study fails here, before
@@ -153,7 +163,7 @@ class Study:
 
     def inputs(self, calc: Calculation, structure: Structure | None = None, note: str = "") -> VaspInputs:
         """Input set of `calc` on `structure` (default: the unrelaxed host or the system built on it)."""
-        if calc.step == "bulk-relax":
+        if calc.step is Step.BULK_RELAX:
             return make_inputs(calc.step, calc.label, structure or self.host, self.science, note=note)
         system, cell = self.systems[calc.system]
         return make_inputs(

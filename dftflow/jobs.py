@@ -20,12 +20,13 @@ from dftflow.calculations import BULK_LABEL, Calculation, Study, build_system
 from dftflow.db import ResultsDB
 from dftflow.errors import InputError
 from dftflow.fileio import atomic_write_json, gzip_outputs
+from dftflow.steps import Step
 from dftflow.vasp.outputs import INPUTS_RECORD, task_document, unfinished
 from dftflow.vasp.run import run_vasp
 
 APPROXIMATIONS = {
-    "hse-static": ["hybrid single point at the PBEsol geometry (no hybrid relaxation)"],
-    "hse-bands": ["hybrid band structure at the PBEsol geometry (no hybrid relaxation)"],
+    Step.HSE_STATIC: ["hybrid single point at the PBEsol geometry (no hybrid relaxation)"],
+    Step.HSE_BANDS: ["hybrid band structure at the PBEsol geometry (no hybrid relaxation)"],
 }
 
 
@@ -50,7 +51,7 @@ def read_contcar(directory: Path) -> Structure:
 
 
 def calculation_structure(study: Study, calc: Calculation, parent: Path | None) -> Structure:
-    if calc.step == "bulk-relax":
+    if calc.step is Step.BULK_RELAX:
         return study.host
     parent = read_contcar(parent)
     if calc.parent == BULK_LABEL:
@@ -63,7 +64,7 @@ def calculation_context(study: Study, calc: Calculation) -> dict:
     """Who this calculation is, stored with its result."""
     context = {
         "study": study.spec.name,
-        "step": calc.step,
+        "step": calc.step.value,
         "system": calc.system,
         "parent": calc.parent,
         "approximations": APPROXIMATIONS.get(calc.step, []),
@@ -118,7 +119,7 @@ def prepare_calculation(
         return record  # written before (a rerun after a kill): keep them, and any outputs or corrections
     clear_outputs(directory)  # outputs of other inputs (the study changed) must not be mistaken for these
     inputs.write_into(directory)
-    if calc.step == "hse-static":
+    if calc.step is Step.HSE_STATIC:
         wavecar = parent / "WAVECAR"
         if wavecar.is_file() and wavecar.stat().st_size > 0:
             shutil.copy2(wavecar, directory / "WAVECAR")

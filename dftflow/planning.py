@@ -53,7 +53,7 @@ def plan_rows(study: Study) -> list[dict]:
         rows.append(
             {
                 "label": calc.label,
-                "step": calc.step,
+                "step": calc.step.value,
                 "atoms": len(structure),
                 "formula": structure.composition.formula.replace(" ", ""),
                 "nelect": n_el,

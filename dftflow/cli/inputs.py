@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 from dftflow.errors import InputError
+from dftflow.steps import Step
 
 
 # --- sites -----------------------------------------------------------------------------------------
@@ -55,7 +56,9 @@ def dependency_note(calc, parent_step: str | None) -> str:
     if calc.parent is None:
         return ""
     source = (
-        "the relaxed bulk (CONTCAR of 'bulk relax')" if parent_step == "bulk-relax" else f"CONTCAR of '{calc.parent}'"
+        "the relaxed bulk (CONTCAR of 'bulk relax')"
+        if parent_step is Step.BULK_RELAX
+        else f"CONTCAR of '{calc.parent}'"
     )
     lines = [
         f"{calc.label}",
@@ -63,7 +66,7 @@ def dependency_note(calc, parent_step: str | None) -> str:
         "This folder was written from the UNRELAXED structure. In the workflow this calculation starts",
         f"from {source}: the structure here shows the settings, not the geometry that will be run.",
     ]
-    if calc.step == "hse-static":
+    if calc.step is Step.HSE_STATIC:
         lines.append(f"In the workflow it also reads the WAVECAR of '{calc.parent}' (ISTART = 1).")
     return "\n".join(lines) + "\n"
 
@@ -87,7 +90,7 @@ def cmd_inputs(args) -> int:
                 {
                     "label": calc.label,
                     "directory": calc.dirname,
-                    "step": calc.step,
+                    "step": calc.step.value,
                     "parent": calc.parent,
                     "input_hash": inputs.input_hash(),
                 }

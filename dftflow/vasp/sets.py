@@ -24,12 +24,10 @@ from pymatgen.io.vasp import Incar, Kpoints, Poscar
 
 from dftflow.errors import InputError
 from dftflow.fileio import atomic_write_text
+from dftflow.steps import Step
 from dftflow.vasp.kpoints import DEFAULT_LINE_DENSITY, DEFAULT_PATH, automatic_kpoints, zero_weight_kpoints
 from dftflow.vasp.potcars import PotcarChoice, default_nbands, nelect
 
-STEPS = ("bulk-relax", "relax", "hse-static", "hse-bands")
-STEP_PRESET = {"bulk-relax": "bulk-relax", "relax": "relax", "hse-static": "hybrid-static", "hse-bands": "hybrid-bands"}
-OVERRIDE_GROUP = {"bulk-relax": "bulk-relax", "relax": "relax", "hse-static": "hybrid", "hse-bands": "hybrid"}
 MAGMOM_SEED = 0.6  # mu_B on each W next to a defect that leaves electrons behind (V_O+, V_O0, H)
 
 
@@ -69,12 +67,11 @@ class Science:
     line_density: float = DEFAULT_LINE_DENSITY
     incar_overrides: dict = field(default_factory=dict)  # {"bulk-relax"|"relax"|"hybrid": {TAG: value}}
 
-    def step_incar(self, step: str) -> dict:
+    def step_incar(self, step: Step | str) -> dict:
         """Preset + functional + study overrides for one step (no per-system values yet)."""
-        if step not in STEPS:
-            raise ValueError(f"unknown step {step!r}")
-        hybrid = step.startswith("hse-")
-        incar = dict(preset(STEP_PRESET[step])["incar"])
+        step = Step(step)
+        hybrid = step.hybrid
+        incar = dict(preset(step.preset)["incar"])
         incar.update(preset(self.hybrid_functional if hybrid else self.relax_functional)["incar"])
         incar["ENCUT"] = self.encut
         if hybrid:
@@ -85,7 +82,7 @@ class Science:
                     incar[tag] = value
         elif incar.get("LHFCALC"):
             raise InputError(f"relax functional preset {self.relax_functional!r} is a hybrid")
-        incar.update(self.incar_overrides.get(OVERRIDE_GROUP[step], {}))
+        incar.update(self.incar_overrides.get(step.override_group, {}))
         incar.setdefault("LDAU", False)
         return incar
 
@@ -158,7 +155,7 @@ class VaspInputs:
 
 
 def make_inputs(
-    step: str,
+    step: Step | str,
     label: str,
     structure: Structure,
     science: Science,
@@ -168,16 +165,17 @@ def make_inputs(
     note: str = "",
 ) -> VaspInputs:
     """The input set of one calculation (see the module docstring for the order of precedence)."""
+    step = Step(step)
     incar = science.step_incar(step)
     n_el = nelect(structure, science.potcars, charge)
     incar["SYSTEM"] = label
     incar["NELECT"] = n_el
-    if step != "bulk-relax":
+    if step is not Step.BULK_RELAX:
         incar.setdefault("NBANDS", default_nbands(n_el, len(structure)))
     if incar.get("ISPIN") == 2 and "MAGMOM" not in incar:
         seeds = set(seed_w) if defect_electrons > 0 else set()
         incar["MAGMOM"] = [MAGMOM_SEED if i in seeds else 0.0 for i in range(len(structure))]
-    if step == "hse-bands":
+    if step is Step.HSE_BANDS:
         kpoints = zero_weight_kpoints(
             structure,
             science.supercell_mesh,
@@ -187,7 +185,7 @@ def make_inputs(
             line_density=science.line_density,
         )
     else:
-        mesh = science.bulk_mesh if step == "bulk-relax" else science.supercell_mesh
+        mesh = science.bulk_mesh if step is Step.BULK_RELAX else science.supercell_mesh
         kpoints = automatic_kpoints(mesh, science.kpoint_style)
     return VaspInputs(
         label=label, incar=Incar(incar), kpoints=kpoints, structure=structure, potcars=science.potcars, note=note
