@@ -106,15 +106,19 @@ def _tex(label: str) -> str:
 
 
 def level_trend_figure(points: list[dict], path: Path, model: bool) -> dict[str, Path]:
-    """points: [{"x": H per W, "below_cbm": eV or None, "metallic": bool, "label"}]."""
+    """points: [{"x": H per W, "below_cbm": eV or None, "metallic": bool, "label"}]: a level where there is
+    one, a square at 0 for a metallic cell, a cross at 0 for a cell with no localised level."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5, 3.6))
     xs = [p["x"] for p in points if p["below_cbm"] is not None]
     ys = [p["below_cbm"] for p in points if p["below_cbm"] is not None]
-    ax.plot(xs, ys, "o-", color=DEFECT, label="defect level")
+    ax.plot(xs, ys, "o-", color=DEFECT, label="localised in-gap level")
     metallic = [p["x"] for p in points if p["metallic"]]
     if metallic:
         ax.scatter(metallic, [0.0] * len(metallic), marker="s", color=CONDUCTION, zorder=3, label="metallic")
+    shallow = [p["x"] for p in points if p["below_cbm"] is None and not p["metallic"]]
+    if shallow:
+        ax.scatter(shallow, [0.0] * len(shallow), marker="x", color="k", zorder=3, label="no localised level")
     ax.axhline(0, color="k", lw=0.7)
     ax.set_xlabel("x in H$_x$WO$_3$")
     ax.set_ylabel("level below the CBM (eV)")

@@ -7,10 +7,10 @@ import pytest
 from pymatgen.io.vasp import Vasprun
 
 from dftflow.analysis.band_edges import run_band_edges
-from dftflow.analysis.defect_levels import defect_levels
 from dftflow.analysis.energetics import formation_energies
+from dftflow.analysis.figure_data import band_panel
 from dftflow.analysis.rundata import RunData
-from dftflow.analysis.summary import _gap_row, _k_name, band_panel
+from dftflow.analysis.study_analysis import gap_row, k_name
 from tests.conftest import REAL_VASP
 
 GAN = REAL_VASP / "GaN_Mg_Ga_defect"
@@ -56,27 +56,13 @@ def test_hse_zero_weight_band_structure_parses_with_labels_and_gap():
     labels = [lab for _, lab in panel["ticks"]]
     assert set(labels) & {"\\Gamma", "X", "L", "W"}
     assert np.all(np.diff(panel["distance"]) >= 0)
-    row = _gap_row("Cs2SnI6", run, run)  # the run's weighted points stand in for the static's mesh
+    row = gap_row("Cs2SnI6", run, run)  # the run's weighted points stand in for the static's mesh
     assert (row["vbm_k"], row["cbm_k"], row["direct"]) == ("Γ", "Γ", True)
 
 
 def test_band_edge_off_the_labelled_points_is_named_by_its_coordinates():
-    assert _k_name("\\Gamma", [0, 0, 0]) == "Γ" == _k_name("G", [0, 0, 0]) and _k_name("X", [0.5, 0, 0]) == "X"
-    assert _k_name(None, [1e-6, 0.25, -1 / 3]) == "(0, 0.25, -0.333)"
-
-
-def test_mg_ga_acceptor_state_is_found(gan):
-    bulk, runs = gan
-    levels = defect_levels(runs[0], bulk)
-    assert levels.defect == "Mg_Ga"
-    empty = [s for s in levels.states if s.occupation < 0.1]
-    assert len(empty) == 1, "Mg_Ga^0 has one hole: one empty localised state"
-    hole = empty[0]
-    assert hole.spin == 1 and 0.1 < hole.above_vbm < 0.5  # a shallow acceptor level in the minority spin
-    assert {a["species"] for a in hole.atoms[:3]} == {"N"} and all(a["distance"] < 2.2 for a in hole.atoms[:3])
-    assert hole.shell_weight > 0.4  # on Mg and its four N neighbours (5 of 32 atoms)
-    assert not levels.metallic
-    assert defect_levels(runs[-2], bulk).metallic  # the extra electron of q = -2 sits in the conduction band
+    assert k_name("\\Gamma", [0, 0, 0]) == "Γ" == k_name("G", [0, 0, 0]) and k_name("X", [0.5, 0, 0]) == "X"
+    assert k_name(None, [1e-6, 0.25, -1 / 3]) == "(0, 0.25, -0.333)"
 
 
 def test_formation_energies_agree_with_pymatgen_analysis_defects(gan):
