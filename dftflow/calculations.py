@@ -20,10 +20,10 @@ from functools import cached_property
 
 from pymatgen.core import Structure
 
-from dftflow.defects import DefectCell, build_defect_cell
+from dftflow.defects import DefectCell, build_defect_cell, charge_text
 from dftflow.errors import InputError
 from dftflow.steps import Step
-from dftflow.structures import load_host, make_supercell
+from dftflow.structures import load_host, make_supercell, o2_molecule
 from dftflow.study import StudySpec, SystemSpec
 from dftflow.vasp.potcars import PotcarChoice, potcars_available
 from dftflow.vasp.sets import Science, VaspInputs, make_inputs
@@ -31,12 +31,16 @@ from dftflow.vasp.sets import Science, VaspInputs, make_inputs
 BULK_LABEL = Step.BULK_RELAX.label()
 
 
+O2_SYSTEM = "O2"  # the O2 molecule reference (formation_energy.o2_reference)
+
+
 @dataclass(frozen=True)
 class Calculation:
     label: str
     step: Step
-    system: str | None  # system name; None for the bulk relax
+    system: str | None  # system name; None for the bulk steps
     parent: str | None  # label of the calculation whose output (CONTCAR, WAVECAR) this one starts from
+    requires: tuple[str, ...] = ()  # further calculations whose stored results this one reads
 
     @property
     def dirname(self) -> str:
@@ -58,6 +62,16 @@ def build_system(bulk: Structure, spec: StudySpec, system: SystemSpec) -> Defect
 
 def system_name(cell: DefectCell, system: SystemSpec) -> str:
     return system.name or cell.name
+
+
+def oxygen_orbits(supercell: Structure) -> dict[str, int]:
+    """Number of crystallographic orbits of each O label (s_x, s_y, s_z) in a cell."""
+    from dftflow.sites import Framework
+
+    counts: dict[str, set[int]] = {}
+    for site in Framework(supercell).oxygen_sites():
+        counts.setdefault(site.label, set()).add(site.orbit)
+    return {label: len(orbits) for label, orbits in counts.items()}
 
 
 def science_from_spec(spec: StudySpec, real_potcars: bool) -> Science:
@@ -121,25 +135,58 @@ class Study:
 
     @cached_property
     def systems(self) -> dict[str, tuple[SystemSpec, DefectCell]]:
-        """System name -> (spec, cell built on the unrelaxed host), pristine first."""
+        """System name -> (concrete spec, cell built on the unrelaxed host), pristine first. A study entry
+        with several charges, orbits or spacings stands for one system each (SystemSpec.expand)."""
         out: dict[str, tuple[SystemSpec, DefectCell]] = {}
-        for system in self.spec.systems_with_pristine():
-            cell = build_system(self.host, self.spec, system)
-            name = system_name(cell, system)
-            if name in out:
-                raise InputError(f"study {self.spec.name}: two systems are both named {name!r}; give one a name")
-            out[name] = (system, cell)
+        self._origins: dict[str, tuple[int, dict]] = {}
+        n_orbits = oxygen_orbits(make_supercell(self.host, self.spec.supercell))
+        for index, entry in enumerate(self.spec.systems_with_pristine()):
+            variants = entry.expand(n_orbits)
+            for system, variant in variants:
+                cell = build_system(self.host, self.spec, system)
+                name = system_name(cell, system)
+                if system.name and len(variants) > 1:
+                    name = f"{system.name} {cell.descriptor} {charge_text(cell.charge)}"
+                if name in out:
+                    raise InputError(f"study {self.spec.name}: two systems are both named {name!r}; give one a name")
+                out[name] = (system, cell)
+                self._origins[name] = (index, variant)
         return out
+
+    def origin(self, system: str) -> tuple[int, dict]:
+        """(index of the study-file entry the system came from, what distinguishes it from its siblings)."""
+        self.systems  # noqa: B018 - builds the origins
+        return self._origins[system]
+
+    @property
+    def formation(self):
+        return self.spec.formation_energy
+
+    @cached_property
+    def references(self) -> dict[str, Structure]:
+        """Reference systems computed beside the defect cells: the O2 molecule when the study asks for it."""
+        return {O2_SYSTEM: o2_molecule()} if self.formation is not None and self.formation.o2_reference else {}
 
     @cached_property
     def calculations(self) -> list[Calculation]:
         calcs = [Calculation(BULK_LABEL, Step.BULK_RELAX, None, None)]
+        if self.formation is not None and self.formation.dielectric == "compute":
+            calcs.append(Calculation(Step.DIELECTRIC.label(), Step.DIELECTRIC, None, BULK_LABEL))
+        pristine = next(iter(self.systems))
         for name, (system, _) in self.systems.items():
             relax = Calculation(Step.RELAX.label(name), Step.RELAX, name, BULK_LABEL)
-            calcs.append(relax)
-            calcs.append(Calculation(Step.HSE_STATIC.label(name), Step.HSE_STATIC, name, relax.label))
+            static = Calculation(Step.HSE_STATIC.label(name), Step.HSE_STATIC, name, relax.label)
+            calcs += [relax, static]
             if system.band_structure:
                 calcs.append(Calculation(Step.HSE_BANDS.label(name), Step.HSE_BANDS, name, relax.label))
+            if system.partial_charge and name != pristine:  # needs the pristine static to classify its states
+                parchg = Step.HSE_PARCHG.label(name)
+                calcs.append(
+                    Calculation(parchg, Step.HSE_PARCHG, name, static.label, (Step.HSE_STATIC.label(pristine),))
+                )
+        for name in self.references:
+            relax = Calculation(Step.RELAX.label(name), Step.RELAX, name, None)
+            calcs += [relax, Calculation(Step.HSE_STATIC.label(name), Step.HSE_STATIC, name, relax.label)]
         return calcs
 
     @cached_property
@@ -161,11 +208,18 @@ class Study:
         anything is written, submitted or run."""
         return [self.inputs(calc) for calc in self.calculations]
 
-    def inputs(self, calc: Calculation, structure: Structure | None = None, note: str = "") -> VaspInputs:
-        """Input set of `calc` on `structure` (default: the unrelaxed host or the system built on it)."""
-        if calc.step is Step.BULK_RELAX:
+    def inputs(
+        self, calc: Calculation, structure: Structure | None = None, note: str = "", incar: dict | None = None
+    ) -> VaspInputs:
+        """Input set of `calc` on `structure` (default: the unrelaxed host or the system built on it);
+        `incar`: values only known when the step runs (IBAND of a partial-charge step)."""
+        if calc.step.bulk:
             return make_inputs(calc.step, calc.label, structure or self.host, self.science, note=note)
+        if calc.system in self.references:
+            structure = structure or self.references[calc.system]
+            return make_inputs(calc.step, calc.label, structure, self.science, note=note, molecule=True)
         system, cell = self.systems[calc.system]
+        keep_wavecar = calc.step is Step.HSE_STATIC and system.partial_charge
         return make_inputs(
             calc.step,
             calc.label,
@@ -175,4 +229,5 @@ class Study:
             seed_w=tuple(cell.seed_w),
             defect_electrons=cell.defect_electrons,
             note=note,
+            extra={"LWAVE": True} if keep_wavecar else incar,
         )

@@ -28,13 +28,17 @@ RESULT_COLUMNS = (
 RESULT_COLUMNS = RESULT_COLUMNS.split()
 TABLES = {
     "gaps": "system composition_label defect charge functional ks_gap host_gap direct metallic gap_source gap_mesh "
-    "gap_path vbm_k cbm_k executor",
+    "gap_path vbm_k cbm_k arrangement executor",
     "defect_levels": LEVEL_COLUMNS,
     "other_states": LEVEL_COLUMNS,
     "level_summary": LEVEL_SUMMARY_COLUMNS,
     "levels_vs_h": "label x below_cbm levels state executor",
-    "site_energies": "system site charge energy_hybrid relative_hybrid energy_relax relative_relax executor",
-    "formation_energies": "label charge limit at_vbm at_cbm correction corrected",
+    "site_energies": "system site orbit charge energy_hybrid relative_hybrid axis_spread_hybrid energy_relax "
+    "relative_relax executor",
+    "arrangements": "group system spacing energy_hybrid relative_hybrid lowest executor",
+    "charge_corrections": "system defect charge energy correction correction_method point_charge alignment executor",
+    "formation_energies": "defect system charge limit at_vbm at_cbm correction corrected executor",
+    "transition_levels": "defect transition above_vbm below_cbm measured_below_cbm measured_source executor",
 }
 TABLES = {name: columns.split() if isinstance(columns, str) else list(columns) for name, columns in TABLES.items()}
 TITLES = {
@@ -44,7 +48,10 @@ TITLES = {
     "other_states": "Perturbed host and resonant states (not defect levels)",
     "levels_vs_h": "Defect level versus H concentration",
     "site_energies": "Site energies",
+    "arrangements": "Vacancy arrangements",
+    "charge_corrections": "Finite-size corrections of the charged cells (eV)",
     "formation_energies": "Formation energies (eV)",
+    "transition_levels": "Charge-transition levels (eV)",
 }
 LEGENDS = {
     "gaps": "ks_gap: highest occupied to lowest unoccupied Kohn-Sham state of the cell (defect states included). "
@@ -61,6 +68,17 @@ LEGENDS = {
     "other_states": "perturbed host: the defect cell's host-like VBM and CBM bands and the host-like bands beyond "
     "them within the energy criterion (a shallow donor/acceptor's carriers sit here); resonant: non-host-like "
     "states whose k-mean energy lies beyond a reference edge. Neither is a defect level.",
+    "arrangements": "Aligned vacancies at each spacing the study lists, relative to the lowest (hybrid single "
+    "points at the PBEsol geometries). The series (figures) uses the lowest; the gap table marks each.",
+    "site_energies": "Relative to the lowest cell of the same composition and charge; axis_spread_hybrid: the "
+    "spread of a chain axis over its crystallographic orbits.",
+    "formation_energies": "E_f at E_F = 0 (the pristine VBM, over SCF mesh and band path) and at E_F = the "
+    "reference gap, with the finite-size correction included.",
+    "charge_corrections": "Through pymatgen-analysis-defects: efnv = Kumagai-Oba from the OUTCAR atomic-site "
+    "potentials (point-charge + alignment terms); freysoldt from the LOCPOT planar averages.",
+    "transition_levels": "e(q/q'): the Fermi level where charge states q and q' have equal formation energy, on "
+    "the lower envelope (pymatgen-analysis-defects). measured_below_cbm is an EXPERIMENTAL value from the study "
+    "file, not computed.",
     "level_summary": "alignment: dV from the core potentials (farther half of the atoms) and its spread; "
     "reference_source: where the pristine edges were found; criteria: pydefect/doped orbital-difference and "
     "energy criteria that found the host-like edges; donor_phs/acceptor_phs: more than 0.2 carriers per spin "
@@ -70,8 +88,8 @@ APPROXIMATIONS = (
     "Hybrid energies, gaps and levels are single points at the PBEsol geometry (no hybrid relaxation). "
     "Defect levels are Kohn-Sham states classified by pydefect's band-edge-state method and placed against the "
     "pristine supercell's band edges (SCF mesh and band path) after core-potential alignment. Site energies "
-    "compare cells of the same composition, charge and size; formation energies are uncorrected for finite size "
-    "unless the study gives a dielectric constant."
+    "compare cells of the same composition, charge and size; formation energies carry the finite-size "
+    "correction the table names (none without a dielectric tensor)."
 )
 
 
@@ -138,19 +156,30 @@ def study_tables(results, study) -> dict[str, list[dict]]:
         "other_states": results.level_rows(("perturbed_host", "resonant")),
         "levels_vs_h": hydrogen_trend(results, study),
         "site_energies": results.site_energies,
+        "arrangements": results.arrangements,
     }
-    if results.formation:
-        tables["formation_energies"] = [f.as_dict() for f in results.formation]
+    if results.thermo is not None:
+        thermo = results.thermo.as_dict()
+        tables["charge_corrections"] = [
+            {
+                **c,
+                "point_charge": c["correction_parts"].get("point_charge"),
+                "alignment": c["correction_parts"].get("alignment"),
+            }
+            for c in thermo["cells"]
+        ]
+        tables["formation_energies"] = thermo["formation"]
+        tables["transition_levels"] = thermo["transitions"]
     return tables
 
 
 def study_figures(results, study, tables: dict, out: Path) -> dict[str, dict]:
     """Make the figures this study's data supports; returns {name: {"png", "svg", "caption"}}."""
     from dftflow import plotting
-    from dftflow.analysis.figure_data import band_panels, dos_panel
+    from dftflow.analysis.figure_data import band_panels, dos_panel, formation_panels, parchg_panels
 
     figs, model = {}, results.model
-    dos_panels = [p for system in study.systems if (p := dos_panel(results, study, system)) is not None]
+    dos_panels = [p for s in results.series_systems(study) if (p := dos_panel(results, study, s)) is not None]
     if dos_panels:
         figs["dos"] = {
             **plotting.dos_figure(dos_panels, out / "dos", model),
@@ -171,6 +200,20 @@ def study_figures(results, study, tables: dict, out: Path) -> dict[str, dict]:
             **plotting.level_trend_figure(trend, out / "levels_vs_h", model),
             "caption": "Shallowest occupied localised in-gap level below the CBM against H concentration; "
             "squares: metallic cells; crosses: no localised level (electron in a perturbed host state).",
+        }
+    if results.thermo is not None and (panels := formation_panels(results.thermo)):
+        figs["formation_energies"] = {
+            **plotting.formation_energy_figure(panels, out / "formation_energies", model),
+            "caption": "Formation energy against the Fermi level (zero at the pristine VBM, dashed line at the "
+            "reference CBM), one panel per chemical-potential limit: thin lines every charge state, bold the "
+            "lowest, dots the charge-transition levels.",
+        }
+    if panels := parchg_panels(results, study):
+        figs["partial_charge"] = {
+            **plotting.parchg_figure(panels, out / "partial_charge", model),
+            "caption": "Partial charge density of each in-gap state (hybrid, LPARD): the density on the c plane "
+            "through the defect, and the share of the state's charge in each W atom's Voronoi cell against its "
+            "distance from the defect. The PARCHG files are kept in the run directories (for VESTA).",
         }
     if len(results.site_energies) > 1:
         figs["site_energies"] = {

@@ -56,7 +56,7 @@ def band_panel(run: RunData, levels: DefectLevels | None, title: str) -> dict:
 
 def band_panels(results: StudyResults, study) -> list[dict]:
     panels = []
-    for system in study.systems:
+    for system in results.series_systems(study):
         bands = run_of(results, study, Step.HSE_BANDS, system)
         if bands is not None:
             panels.append(band_panel(bands, results.levels.get(system), system))
@@ -114,3 +114,54 @@ def hydrogen_trend(results: StudyResults, study) -> list[dict]:
             }
         )
     return sorted(points, key=lambda p: p["x"])
+
+
+def formation_panels(thermo) -> list[dict]:
+    """Formation-energy diagram data, one panel per chemical-potential limit."""
+    panels = []
+    for limit in thermo.limits:
+        defects = {}
+        for name in thermo.defects:
+            lines = thermo.lines(name, limit)
+            if not lines:
+                continue
+            marks = []
+            for t in thermo.transitions:
+                if t.defect == name:
+                    marks.append((t.above_vbm, min(q * t.above_vbm + e for q, e in lines), t.transition))
+            defects[name] = {"lines": lines, "transitions": marks}
+        if defects:
+            panels.append({"limit": limit, "gap": thermo.gap, "defects": defects})
+    return panels
+
+
+def parchg_panels(results: StudyResults, study) -> list[dict]:
+    """Partial-charge figure data: one panel per in-gap state of every cell with a PARCHG step."""
+    panels = []
+    for system in study.systems:
+        run = run_of(results, study, Step.HSE_PARCHG, system)
+        if run is None or "parchg" not in run.arrays:
+            continue
+        arrays, meta = run.arrays["parchg"]
+        lattice = np.asarray(meta["lattice"])
+        frac = np.asarray(meta["frac_coords"])
+        sites = [s["frac_coords"] for s in (run.doc.get("defect") or {}).get("sites", [])]
+        centre = np.mean(sites, axis=0) if sites else frac.mean(axis=0)
+        delta = frac - centre
+        delta -= np.round(delta)
+        distance = np.linalg.norm(delta @ lattice, axis=1)
+        w = np.array([sp == "W" for sp in meta["species"]])
+        for band, charge, weights, plane in zip(
+            arrays["bands"], arrays["charge"], arrays["weights"], arrays["slices"], strict=True
+        ):
+            panels.append(
+                {
+                    "title": f"{system}, band {band}" if band > 0 else system,
+                    "slice": plane,
+                    "extent": (float(np.linalg.norm(lattice[0])), float(np.linalg.norm(lattice[1]))),
+                    "distances": distance[w],
+                    "weights": weights[w],
+                    "charge": float(charge),
+                }
+            )
+    return panels

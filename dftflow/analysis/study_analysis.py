@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from dftflow.analysis.band_edges import run_band_edges
-from dftflow.analysis.defect_levels import DefectLevels, defect_levels
-from dftflow.analysis.energetics import formation_energies, relative_energies
+from dftflow.analysis.defect_levels import DefectLevels, defect_levels, reference_edges
 from dftflow.analysis.rundata import RunData
+from dftflow.analysis.site_energies import arrangement_rows, site_energy_rows
 from dftflow.steps import Step
 from dftflow.vasp.kpoints import GAMMA_LABELS
 
@@ -37,11 +37,22 @@ class StudyResults:
     gaps: list[dict] = field(default_factory=list)
     levels: dict[str, DefectLevels] = field(default_factory=dict)  # system -> classified states (hybrid static)
     site_energies: list[dict] = field(default_factory=list)
-    formation: list = field(default_factory=list)
+    arrangements: list[dict] = field(default_factory=list)  # vacancy spacings of one entry, lowest marked
+    thermo: object | None = None  # thermodynamics.DefectThermodynamics when the study asks for formation energies
     missing: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     pristine: str | None = None
     executors: dict[str, str] = field(default_factory=dict)  # system -> executor of its hybrid static
+
+    @property
+    def higher_arrangements(self) -> set[str]:
+        """Systems that lost to a lower-energy arrangement of the same vacancies: left out of the series."""
+        return {row["system"] for row in self.arrangements if not row["lowest"]}
+
+    def series_systems(self, study) -> list[str]:
+        """The study's systems as the concentration series shows them: each vacancy arrangement only in its
+        lowest-energy form."""
+        return [s for s in study.systems if s not in self.higher_arrangements]
 
     @property
     def model(self) -> bool:
@@ -129,16 +140,65 @@ def analyse_study(study, db) -> StudyResults:
             row["host_gap"] = levels.host_gap
             row["metallic"] = row["metallic"] or levels.metallic
         results.gaps.append(row)
-    results.site_energies = _site_energy_rows(results, study, systems[1:])
-    fe_spec = getattr(study.spec, "formation_energy", None)
-    if fe_spec is not None and pristine_static is not None:
-        defect_runs = [r for s in systems[1:] if (r := run_of(results, study, Step.HSE_STATIC, s)) is not None]
-        skipped: list[str] = []
-        results.formation = formation_energies(
-            defect_runs, pristine_static, fe_spec.chemical_potentials, fe_spec.dielectric, skipped
-        )
-        results.notes += [f"formation energy left out: {s}" for s in skipped]
+    statics = {s: r for s in systems[1:] if (r := run_of(results, study, Step.HSE_STATIC, s)) is not None}
+    relaxes = {s: r for s in systems[1:] if (r := run_of(results, study, Step.RELAX, s)) is not None}
+    results.site_energies = site_energy_rows(statics, relaxes)
+    results.arrangements = arrangement_rows(statics, variant_groups(study, systems[1:], "spacing"))
+    for row in results.gaps:
+        arrangement = next((a for a in results.arrangements if a["system"] == row["system"]), None)
+        if arrangement is not None:
+            row["arrangement"] = "lowest" if arrangement["lowest"] else f"+{arrangement['relative_hybrid']:.3f} eV"
+    if study.spec.formation_energy is not None and pristine_static is not None:
+        results.thermo = _thermodynamics(results, study, pristine_static, pristine_bands)
+        thermo = results.thermo
+        tensor = "" if thermo.dielectric is None else f" {[[round(x, 3) for x in row] for row in thermo.dielectric]}"
+        results.notes += [f"dielectric tensor: {thermo.dielectric_source}{tensor}", *thermo.limit_notes, *thermo.notes]
     return results
+
+
+def variant_groups(study, systems: list[str], varying: str) -> dict[str, list[str]]:
+    """Systems of one study-file entry that differ only in `varying` ("charge", "spacing"), grouped and
+    named by composition and the defect without what varies ("WO2.938 V_O(s_z)")."""
+    groups: dict[tuple, list[str]] = {}
+    names: dict[tuple, str] = {}
+    for system in systems:
+        index, variant = study.origin(system)
+        key = (index, tuple(sorted((k, str(v)) for k, v in variant.items() if k != varying)))
+        _, cell = study.systems[system]
+        groups.setdefault(key, []).append(system)
+        descriptor = cell.descriptor
+        if varying == "spacing":
+            descriptor = descriptor.replace(",neighbour", "")
+        names.setdefault(key, f"{cell.composition} {descriptor}".strip())
+    return {names[key]: members for key, members in groups.items()}
+
+
+def _thermodynamics(results: StudyResults, study, pristine_static: RunData, pristine_bands: RunData | None):
+    from dftflow.analysis.thermodynamics import chemical_potentials, dielectric_tensor, thermodynamics
+    from dftflow.calculations import O2_SYSTEM
+
+    spec = study.spec.formation_energy
+    vbm, cbm, source = reference_edges(pristine_static, pristine_bands)
+    tensor, tensor_source = dielectric_tensor(spec.dielectric, run_of(results, study, Step.DIELECTRIC, None))
+    limits, limit_notes = chemical_potentials(spec, run_of(results, study, Step.HSE_STATIC, O2_SYSTEM))
+    families = {}
+    for defect, members in variant_groups(study, list(study.systems)[1:], "charge").items():
+        runs = [(s, r) for s in members if (r := run_of(results, study, Step.HSE_STATIC, s)) is not None]
+        if runs:
+            families[defect] = runs
+    limit_notes = [*limit_notes, f"E_F = 0 at the pristine VBM; reference edges: {source}"]
+    return thermodynamics(
+        families,
+        pristine_static,
+        spec,
+        study.spec.measured_levels,
+        vbm=vbm,
+        gap=cbm - vbm,
+        tensor=tensor,
+        tensor_source=tensor_source,
+        limits=limits,
+        limit_notes=limit_notes,
+    )
 
 
 def gap_row(system: str, static: RunData, bands: RunData | None) -> dict:
@@ -191,34 +251,3 @@ def k_name(label: str | None, kpoint) -> str:
     if label:
         return label
     return "(" + ", ".join(f"{x:.3g}" for x in (0.0 if abs(x) < 5e-4 else x for x in kpoint)) + ")"
-
-
-def _site_energy_rows(results: StudyResults, study, defect_systems: list[str]) -> list[dict]:
-    statics = {s: r for s in defect_systems if (r := run_of(results, study, Step.HSE_STATIC, s)) is not None}
-    relaxes = {s: r for s in defect_systems if (r := run_of(results, study, Step.RELAX, s)) is not None}
-    hybrid = {row["task_label"]: row for row in relative_energies(list(statics.values()))}
-    relax = {row["task_label"]: row for row in relative_energies(list(relaxes.values()))}
-    rows = []
-    for system, static in statics.items():
-        h = hybrid[static.label]
-        r = relax.get(relaxes[system].label) if system in relaxes else None
-        sites = [
-            d.get("label") for d in (static.doc.get("defect") or {}).get("sites", []) if d.get("type") == "vacancy"
-        ]
-        rows.append(
-            {
-                "system": system,
-                "site": ",".join(sorted(set(sites))) or system,
-                "charge": h["charge"],
-                "energy_hybrid": h["energy"],
-                "relative_hybrid": h["relative"],
-                "energy_relax": r["energy"] if r else None,
-                "relative_relax": r["relative"] if r else None,
-                "executor": h["executor"],
-                "_group": (h["charge"], static.doc.get("formula")),
-            }
-        )
-    groups: dict[tuple, list[dict]] = {}
-    for row in rows:
-        groups.setdefault(row.pop("_group"), []).append(row)
-    return [row for members in groups.values() if len(members) > 1 for row in members]

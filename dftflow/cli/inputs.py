@@ -66,8 +66,13 @@ def dependency_note(calc, parent_step: str | None) -> str:
         "This folder was written from the UNRELAXED structure. In the workflow this calculation starts",
         f"from {source}: the structure here shows the settings, not the geometry that will be run.",
     ]
-    if calc.step is Step.HSE_STATIC:
+    if calc.step in (Step.HSE_STATIC, Step.HSE_PARCHG):
         lines.append(f"In the workflow it also reads the WAVECAR of '{calc.parent}' (ISTART = 1).")
+    if calc.step is Step.HSE_PARCHG:
+        lines += [
+            "IBAND is not in this INCAR: the workflow sets it when the step runs, to the in-gap bands the",
+            f"defect-level analysis finds in '{calc.parent}' against '{', '.join(calc.requires)}'.",
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -19,6 +19,7 @@ from pymatgen.electronic_structure.core import Spin
 
 from dftflow import __version__
 from dftflow.errors import InputError
+from dftflow.vasp.parchg import parchg_arrays
 
 MOCK_MARKER = "mock-vasp"
 PROJECTION_WINDOW = 3.0  # eV beyond the band edges whose per-atom projections are kept for defect analysis
@@ -238,9 +239,46 @@ def task_document(directory: str | Path, context: dict | None = None) -> tuple[d
             if outcar is not None and outcar.total_mag is not None
             else None,
             "core_potentials": [float(x) for x in (outcar.electrostatic_potential or [])] if outcar else [],
+            "dielectric": dielectric_of(vasprun, outcar),
         },
     }
-    return doc, run_arrays(vasprun, directory)
+    arrays = run_arrays(vasprun, directory)
+    parchg = parchg_arrays(directory, _defect_centre(context))
+    if parchg is not None:
+        arrays["parchg"] = parchg
+        doc["output"]["parchg_files"] = parchg["meta"]["files"]
+    return doc, arrays
+
+
+def dielectric_of(vasprun, outcar) -> dict | None:
+    """Dielectric tensors of a LEPSILON / LCALCEPS run (3x3, VASP's): electronic (ion-clamped, local fields
+    in DFT), ionic (IBRION 5-8), and their sum, the static total that screens a relaxed defect; else None."""
+    electronic = np.array(vasprun.epsilon_static or [], dtype=float)
+    ionic = np.array(vasprun.epsilon_ionic or [], dtype=float)
+    if electronic.size == 0 and outcar is not None:
+        try:
+            outcar.read_lepsilon()
+            electronic = np.array(outcar.dielectric_tensor or [], dtype=float)
+            outcar.read_lepsilon_ionic()
+            ionic = np.array(outcar.dielectric_ionic_tensor or [], dtype=float)
+        except Exception:  # not a LEPSILON OUTCAR: pymatgen's regex readers raise on missing blocks
+            electronic = np.array([])
+    if electronic.shape != (3, 3):
+        return None
+    ionic = ionic if ionic.shape == (3, 3) else np.zeros((3, 3))
+    return {
+        "electronic": electronic.tolist(),
+        "ionic": ionic.tolist(),
+        "total": (electronic + ionic).tolist(),
+        "method": "LEPSILON" if vasprun.incar.get("LEPSILON") else "LCALCEPS",
+    }
+
+
+def _defect_centre(context: dict):
+    """Fractional coordinates of the defects' centroid from the study context (None outside dftflow)."""
+    sites = (context.get("defect") or {}).get("sites") or []
+    coords = [s["frac_coords"] for s in sites if "frac_coords" in s]
+    return np.mean(coords, axis=0) if coords else None
 
 
 def run_arrays(vasprun, directory: Path) -> dict[str, dict]:

@@ -163,19 +163,33 @@ def make_inputs(
     seed_w: tuple[int, ...] = (),
     defect_electrons: int = 0,
     note: str = "",
+    molecule: bool = False,
+    extra: dict | None = None,
 ) -> VaspInputs:
-    """The input set of one calculation (see the module docstring for the order of precedence)."""
+    """The input set of one calculation (see the module docstring for the order of precedence).
+
+    molecule: a molecule in a box (the O2 reference): the molecule preset on top, Gamma point only.
+    extra: INCAR values set for this calculation alone (LWAVE of a static a partial-charge step reads,
+    IBAND of that step)."""
     step = Step(step)
     incar = science.step_incar(step)
+    if molecule:
+        incar.update(preset("molecule-o2")["incar"])
+    incar.update(extra or {})
     n_el = nelect(structure, science.potcars, charge)
     incar["SYSTEM"] = label
     incar["NELECT"] = n_el
-    if step is not Step.BULK_RELAX:
+    if not step.bulk:
         incar.setdefault("NBANDS", default_nbands(n_el, len(structure)))
     if incar.get("ISPIN") == 2 and "MAGMOM" not in incar:
-        seeds = set(seed_w) if defect_electrons > 0 else set()
-        incar["MAGMOM"] = [MAGMOM_SEED if i in seeds else 0.0 for i in range(len(structure))]
-    if step is Step.HSE_BANDS:
+        if molecule:
+            incar["MAGMOM"] = [float(incar.get("NUPDOWN", 0)) / len(structure)] * len(structure)
+        else:
+            seeds = set(seed_w) if defect_electrons > 0 else set()
+            incar["MAGMOM"] = [MAGMOM_SEED if i in seeds else 0.0 for i in range(len(structure))]
+    if molecule:
+        kpoints = automatic_kpoints((1, 1, 1), "Gamma")
+    elif step is Step.HSE_BANDS:
         kpoints = zero_weight_kpoints(
             structure,
             science.supercell_mesh,
@@ -185,7 +199,7 @@ def make_inputs(
             line_density=science.line_density,
         )
     else:
-        mesh = science.bulk_mesh if step is Step.BULK_RELAX else science.supercell_mesh
+        mesh = science.bulk_mesh if step.bulk else science.supercell_mesh
         kpoints = automatic_kpoints(mesh, science.kpoint_style)
     return VaspInputs(
         label=label, incar=Incar(incar), kpoints=kpoints, structure=structure, potcars=science.potcars, note=note

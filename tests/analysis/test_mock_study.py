@@ -58,10 +58,10 @@ def test_gap_table_narrows_with_vacancies_and_names_its_gaps(report):
     gaps = {row["system"]: row for row in _table(report, "gaps")}
     assert len(gaps) == 5 and all(row["executor"] == "mock" for row in gaps.values())
     # on the SCF mesh, which every cell shares (only some have a band path)
-    pristine, one, two = (gaps[s]["gap_mesh"] for s in ("WO3", VO_SZ, "WO2.75 2V_O(s_z) q=+4"))
+    pristine, one, two = (gaps[s]["gap_mesh"] for s in ("WO3", VO_SZ, "WO2.75 2V_O(s_z,neighbour) q=+4"))
     assert pristine > one > two
     assert gaps["WO3"]["host_gap"] == gaps["WO3"]["ks_gap"]
-    for system in (VO_SZ, "WO2.75 2V_O(s_z) q=+4"):  # defect states excluded: the host gap is the larger
+    for system in (VO_SZ, "WO2.75 2V_O(s_z,neighbour) q=+4"):  # defect states excluded: the host gap is the larger
         assert gaps[system]["host_gap"] >= gaps[system]["ks_gap"]
     assert "host_gap: the defect cell's host-like valence band" in (report / "report.md").read_text()
 
@@ -140,12 +140,14 @@ def test_formation_energies_for_each_limit(report):
     rows = _table(report, "formation_energies")
     limits = {r["limit"] for r in rows}
     assert limits == {"O-rich", "O-poor"}
-    by = {(r["label"], r["limit"]): r for r in rows}
-    vo = by[(f"hse-static {VO_SZ}", "O-rich")]
-    vo_poor = by[(f"hse-static {VO_SZ}", "O-poor")]
+    by = {(r["system"], r["limit"]): r for r in rows}
+    vo = by[(VO_SZ, "O-rich")]
+    vo_poor = by[(VO_SZ, "O-poor")]
     assert vo_poor["at_vbm"] - vo["at_vbm"] == pytest.approx(-3.0)  # one O removed: E_f shifts by -dmu_O
-    assert vo["at_cbm"] - vo["at_vbm"] == pytest.approx(2 * _gap(report), abs=1e-6)  # slope q = +2
+    assert vo["at_cbm"] - vo["at_vbm"] == pytest.approx(2 * _reference_gap(report), abs=1e-6)  # slope q = +2
     assert vo["corrected"] and vo["correction"] != 0
+    corrections = {r["system"]: r for r in _table(report, "charge_corrections")}
+    assert corrections[VO_SZ]["correction_method"] == "freysoldt"
 
 
 def test_freysoldt_correction_equals_pymatgen_analysis_defects_on_the_locpots(workdir, report):
@@ -161,16 +163,13 @@ def test_freysoldt_correction_equals_pymatgen_analysis_defects_on_the_locpots(wo
     bulk = Locpot.from_file(calcs / "hse-static_WO3/LOCPOT.gz")
     centre = locate_defects(defect.structure, bulk.structure).centers.mean(axis=0)
     expected = get_freysoldt_correction(2, 20.0, defect, bulk, defect_frac_coords=centre).correction_energy
-    row = next(
-        r
-        for r in _table(report, "formation_energies")
-        if r["label"] == f"hse-static {VO_SZ}" and r["limit"] == "O-rich"
-    )
+    row = next(r for r in _table(report, "formation_energies") if r["system"] == VO_SZ and r["limit"] == "O-rich")
     assert row["correction"] == pytest.approx(expected, abs=1e-6)
 
 
-def _gap(report):
-    return next(r for r in _table(report, "gaps") if r["system"] == "WO3")["gap_mesh"]
+def _reference_gap(report):
+    """The pristine gap over its SCF mesh and band path: the E_F range of the formation energies."""
+    return next(r for r in _table(report, "gaps") if r["system"] == "WO3")["ks_gap"]
 
 
 def test_figures_and_html(report):

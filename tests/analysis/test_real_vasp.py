@@ -7,7 +7,6 @@ import pytest
 from pymatgen.io.vasp import Vasprun
 
 from dftflow.analysis.band_edges import run_band_edges
-from dftflow.analysis.energetics import formation_energies
 from dftflow.analysis.figure_data import band_panel
 from dftflow.analysis.rundata import RunData
 from dftflow.analysis.study_analysis import gap_row, k_name
@@ -63,45 +62,3 @@ def test_hse_zero_weight_band_structure_parses_with_labels_and_gap():
 def test_band_edge_off_the_labelled_points_is_named_by_its_coordinates():
     assert k_name("\\Gamma", [0, 0, 0]) == "Γ" == k_name("G", [0, 0, 0]) and k_name("X", [0.5, 0, 0]) == "X"
     assert k_name(None, [1e-6, 0.25, -1 / 3]) == "(0, 0.25, -0.333)"
-
-
-def test_formation_energies_agree_with_pymatgen_analysis_defects(gan):
-    from pymatgen.analysis.defects.core import Substitution
-    from pymatgen.analysis.defects.thermo import DefectEntry, FormationEnergyDiagram
-    from pymatgen.core import Composition, Element, PeriodicSite
-    from pymatgen.entries.computed_entries import ComputedEntry, ComputedStructureEntry
-
-    bulk, runs = gan
-    elemental = {"Ga": -3.0, "N": -8.3, "Mg": -1.6}  # arbitrary but shared references, eV/atom
-    bulk_energy = bulk.doc["output"]["energy"]
-    pd_entries = [ComputedEntry(Composition(el), e) for el, e in elemental.items()]
-    pd_entries += [
-        ComputedEntry(Composition("GaN"), bulk_energy / 16),
-        ComputedEntry(Composition("Mg3N2"), 3 * elemental["Mg"] + 2 * elemental["N"] - 4.0),
-    ]
-    host = bulk.structure.copy()
-    ga = next(i for i, s in enumerate(host) if s.specie.symbol == "Ga")
-    defect = Substitution(host, PeriodicSite(Element("Mg"), host[ga].frac_coords, host.lattice))
-    bulk_entry = ComputedStructureEntry(bulk.structure.copy(), bulk_energy)
-    entries = [
-        DefectEntry(
-            defect=defect,
-            charge_state=q,
-            bulk_entry=bulk_entry,
-            sc_entry=ComputedStructureEntry(r.structure.copy(), r.doc["output"]["energy"]),
-        )
-        for q, r in runs.items()
-    ]
-    edges = run_band_edges(bulk)["all"]
-    fed = FormationEnergyDiagram(
-        defect_entries=entries, pd_entries=pd_entries, vbm=edges.vbm, band_gap=edges.gap, bulk_entry=bulk_entry
-    )
-    for limit in fed.chempot_limits:
-        mu = {el.symbol: elemental[el.symbol] + value for el, value in limit.items()}
-        ours = {fe.charge: fe for fe in formation_energies(list(runs.values()), bulk, {"limit": mu})}
-        for entry in entries:
-            theirs = fed._vbm_formation_energy(entry, limit)
-            assert ours[entry.charge_state].at_vbm == pytest.approx(theirs, abs=1e-8)
-            assert ours[entry.charge_state].element_changes == {"Mg": 1, "Ga": -1}
-        lowest = min(fe.at_vbm for fe in ours.values())
-        assert fed.get_formation_energy(0.0, limit) == pytest.approx(lowest, abs=1e-6)
