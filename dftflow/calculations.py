@@ -91,6 +91,8 @@ def science_from_spec(spec: StudySpec, real_potcars: bool) -> Science:
         band_path=tuple(tuple(b) for b in spec.band_path.path),
         line_density=spec.band_path.line_density,
         incar_overrides={k: dict(v) for k, v in spec.incar.items()},
+        bulk_functional=spec.host.functional,
+        bulk_cell=spec.host.cell,
     )
 
 
@@ -162,6 +164,17 @@ class Study:
     def formation(self):
         return self.spec.formation_energy
 
+    @property
+    def lattice_source(self) -> str:
+        """Which lattice the cells of this study sit in, in words stored with every result."""
+        host = self.spec.host
+        functional = host.functional or self.spec.functional.relax
+        if host.cell == "fixed":
+            given = "given in the study file" if host.lattice else "of the structure file"
+            return f"fixed: the lattice {given}, positions relaxed with {functional} (ISIF 2)"
+        start = " from the lattice given" if host.lattice else ""
+        return f"relaxed with {functional} (ISIF 3){start}"
+
     @cached_property
     def references(self) -> dict[str, Structure]:
         """Reference systems computed beside the defect cells: the O2 molecule when the study asks for it."""
@@ -175,8 +188,12 @@ class Study:
         pristine = next(iter(self.systems))
         for name, (system, _) in self.systems.items():
             relax = Calculation(Step.RELAX.label(name), Step.RELAX, name, BULK_LABEL)
+            calcs.append(relax)
+            if self.spec.functional.hybrid_relax:  # the statics start from the hybrid geometry
+                relax = Calculation(Step.HSE_RELAX.label(name), Step.HSE_RELAX, name, relax.label)
+                calcs.append(relax)
             static = Calculation(Step.HSE_STATIC.label(name), Step.HSE_STATIC, name, relax.label)
-            calcs += [relax, static]
+            calcs.append(static)
             if system.band_structure:
                 calcs.append(Calculation(Step.HSE_BANDS.label(name), Step.HSE_BANDS, name, relax.label))
             if system.partial_charge and name != pristine:  # needs the pristine static to classify its states

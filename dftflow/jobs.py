@@ -82,6 +82,13 @@ def partial_charge_bands(study: Study, calc: Calculation, db: ResultsDB | None) 
     return sorted({lv.band for lv in levels.levels + levels.resonant})
 
 
+def approximations(study: Study, calc: Calculation) -> list[str]:
+    """What a result assumes, in words stored with it."""
+    if calc.step.hybrid and calc.step is not Step.HSE_RELAX and study.spec.functional.hybrid_relax:
+        return [f"hybrid {calc.step.value.removeprefix('hse-')} at the hybrid-relaxed geometry (ions; lattice fixed)"]
+    return APPROXIMATIONS.get(calc.step, [])
+
+
 def calculation_context(study: Study, calc: Calculation) -> dict:
     """Who this calculation is, stored with its result."""
     context = {
@@ -89,7 +96,8 @@ def calculation_context(study: Study, calc: Calculation) -> dict:
         "step": calc.step.value,
         "system": calc.system,
         "parent": calc.parent,
-        "approximations": APPROXIMATIONS.get(calc.step, []),
+        "approximations": approximations(study, calc),
+        "lattice": study.lattice_source,
     }
     if calc.system in study.references:
         context.update({"composition_label": calc.system, "charge": 0, "defect": None, "reference": True})
@@ -149,7 +157,7 @@ def prepare_calculation(
         return record  # written before (a rerun after a kill): keep them, and any outputs or corrections
     clear_outputs(directory)  # outputs of other inputs (the study changed) must not be mistaken for these
     inputs.write_into(directory)
-    if calc.step in (Step.HSE_STATIC, Step.HSE_PARCHG):  # the relax's (or the static's) wavefunctions
+    if calc.step in (Step.HSE_RELAX, Step.HSE_STATIC, Step.HSE_PARCHG):  # the parent's wavefunctions
         wavecar = parent / "WAVECAR"
         if wavecar.is_file() and wavecar.stat().st_size > 0:
             shutil.copy2(wavecar, directory / "WAVECAR")

@@ -194,3 +194,24 @@ def parchg_figure(panels: list[dict], path: Path, model: bool) -> dict[str, Path
         ax_w.set_title(f"weight per W ({panel['charge']:.2f} e in the file)", fontsize=8)
     fig.tight_layout()
     return _finish(fig, path, model)
+
+
+def extent_figure(panels: list[dict], path: Path, model: bool) -> dict[str, Path]:
+    """Per localised level: weight per W against its distance from the defect, and the W positions on the
+    level's two main principal axes with marker area proportional to the weight. panels: [{"title",
+    "summary", "distances", "weights", "x", "y"}]."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(len(panels), 2, figsize=(8.4, 3.0 * len(panels)), squeeze=False)
+    for (ax_w, ax_map), panel in zip(axes, panels, strict=True):
+        ax_w.bar(panel["distances"], panel["weights"], width=0.15, color=DEFECT)
+        ax_w.set_xlabel("distance of the W from the defect (A)")
+        ax_w.set_ylabel("share on the W")
+        ax_w.set_title(panel["title"], fontsize=8)
+        ax_map.scatter(panel["x"], panel["y"], s=2 + 600 * panel["weights"], color=DEFECT, alpha=0.7)
+        ax_map.scatter(panel["x"], panel["y"], s=2, color="k")
+        ax_map.set_aspect("equal")
+        ax_map.set_xlabel("principal axis 1 (A)")
+        ax_map.set_ylabel("principal axis 2 (A)")
+        ax_map.set_title(panel["summary"], fontsize=8)
+    fig.tight_layout()
+    return _finish(fig, path, model)

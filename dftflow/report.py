@@ -36,6 +36,7 @@ TABLES = {
     "site_energies": "system site orbit charge energy_hybrid relative_hybrid axis_spread_hybrid energy_relax "
     "relative_relax executor",
     "arrangements": "group system spacing energy_hybrid relative_hybrid lowest executor",
+    "lattices": "system a b c alpha beta gamma source executor",
     "charge_corrections": "system defect charge energy correction correction_method point_charge alignment executor",
     "formation_energies": "defect system charge limit at_vbm at_cbm correction corrected executor",
     "transition_levels": "defect transition above_vbm below_cbm measured_below_cbm measured_source executor",
@@ -49,6 +50,7 @@ TITLES = {
     "levels_vs_h": "Defect level versus H concentration",
     "site_energies": "Site energies",
     "arrangements": "Vacancy arrangements",
+    "lattices": "Lattices (A, degrees)",
     "charge_corrections": "Finite-size corrections of the charged cells (eV)",
     "formation_energies": "Formation energies (eV)",
     "transition_levels": "Charge-transition levels (eV)",
@@ -157,6 +159,7 @@ def study_tables(results, study) -> dict[str, list[dict]]:
         "levels_vs_h": hydrogen_trend(results, study),
         "site_energies": results.site_energies,
         "arrangements": results.arrangements,
+        "lattices": results.lattices,
     }
     if results.thermo is not None:
         thermo = results.thermo.as_dict()
@@ -176,7 +179,7 @@ def study_tables(results, study) -> dict[str, list[dict]]:
 def study_figures(results, study, tables: dict, out: Path) -> dict[str, dict]:
     """Make the figures this study's data supports; returns {name: {"png", "svg", "caption"}}."""
     from dftflow import plotting
-    from dftflow.analysis.figure_data import band_panels, dos_panel, formation_panels, parchg_panels
+    from dftflow.analysis.figure_data import band_panels, dos_panel, extent_panels, formation_panels, parchg_panels
 
     figs, model = {}, results.model
     dos_panels = [p for s in results.series_systems(study) if (p := dos_panel(results, study, s)) is not None]
@@ -207,6 +210,13 @@ def study_figures(results, study, tables: dict, out: Path) -> dict[str, dict]:
             "caption": "Formation energy against the Fermi level (zero at the pristine VBM, dashed line at the "
             "reference CBM), one panel per chemical-potential limit: thin lines every charge state, bold the "
             "lowest, dots the charge-transition levels.",
+        }
+    if panels := extent_panels(results):
+        figs["level_extent"] = {
+            **plotting.extent_figure(panels, out / "level_extent", model),
+            "caption": "Where each localised in-gap level lives (from its atom projections): its share on each W "
+            "against the W's distance from the defect, and the W on the level's two main principal axes (marker "
+            "area: weight). The level table gives its radius of gyration, shape and how many W hold half.",
         }
     if panels := parchg_panels(results, study):
         figs["partial_charge"] = {

@@ -14,6 +14,7 @@ class Step(str, Enum):
     BULK_RELAX = "bulk-relax"
     DIELECTRIC = "dielectric"  # dielectric tensor of the relaxed bulk (finite-size corrections)
     RELAX = "relax"
+    HSE_RELAX = "hse-relax"  # optional hybrid ionic relaxation from the PBEsol geometry
     HSE_STATIC = "hse-static"
     HSE_BANDS = "hse-bands"
     HSE_PARCHG = "hse-parchg"  # partial charge density of a defect cell's in-gap states
@@ -23,7 +24,7 @@ class Step(str, Enum):
 
     @property
     def hybrid(self) -> bool:
-        return self in (Step.HSE_STATIC, Step.HSE_BANDS, Step.HSE_PARCHG)
+        return self in (Step.HSE_RELAX, Step.HSE_STATIC, Step.HSE_BANDS, Step.HSE_PARCHG)
 
     @property
     def bulk(self) -> bool:
@@ -33,7 +34,12 @@ class Step(str, Enum):
     @property
     def preset(self) -> str:
         """The step's preset file in vasp/presets."""
-        named = {Step.HSE_STATIC: "hybrid-static", Step.HSE_BANDS: "hybrid-bands", Step.HSE_PARCHG: "hybrid-parchg"}
+        named = {
+            Step.HSE_RELAX: "hybrid-relax",
+            Step.HSE_STATIC: "hybrid-static",
+            Step.HSE_BANDS: "hybrid-bands",
+            Step.HSE_PARCHG: "hybrid-parchg",
+        }
         return named.get(self, self.value)
 
     @property

@@ -46,8 +46,15 @@ class LatticeSpec(_Strict):
 
 
 class HostSpec(_Strict):
+    """The host: a structure file, optionally put on a given lattice (a published cell), and how the
+    bulk step treats the cell: `cell: relax` (ISIF 3: shape and volume relaxed) or `cell: fixed` (the
+    lattice as given, positions relaxed, ISIF 2); `functional`: the bulk relax's functional preset
+    (default functional.relax; a hybrid preset such as hsesol relaxes the bulk with the hybrid)."""
+
     structure: str
     lattice: LatticeSpec | None = None
+    cell: Literal["relax", "fixed"] = "relax"
+    functional: str | None = None
 
 
 class PotcarSpec(_Strict):
@@ -61,6 +68,7 @@ class FunctionalSpec(_Strict):
     aexx: float | None = Field(default=None, ge=0, le=1)
     hfscreen: float | None = Field(default=None, ge=0)
     base_gga: Literal["PE", "PS"] | None = None
+    hybrid_relax: StrictBool = False  # relax every cell again with the hybrid (ions only) before its statics
 
 
 class KpointSpec(_Strict):

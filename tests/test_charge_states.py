@@ -119,3 +119,58 @@ def test_nelect_must_stay_positive():
     o2 = Structure(Lattice.cubic(10), ["O", "O"], [[0, 0, 0], [0, 0, 0.12]])
     with pytest.raises(InputError, match="impossible electron count"):
         nelect(o2, PotcarChoice(symbols=(("O", "O"),)), 12)
+
+
+def test_hybrid_relaxation_inputs_and_chain(write_study):
+    path = write_study({"functional": {"relax": "pbesol", "hybrid": "hsesol", "hybrid_relax": True}})
+    study = Study(load_study(path), potcars="spec")
+    name = "WO2.938 V_O(s_z) q=+2"
+    hse_relax = study.calculation_for(Step.HSE_RELAX, name)
+    assert hse_relax.parent == f"relax {name}"
+    assert study.calculation_for(Step.HSE_STATIC, name).parent == hse_relax.label  # statics at the hybrid geometry
+    incar = study.inputs(hse_relax).incar
+    assert (incar["IBRION"], incar["ISIF"], incar["NSW"], incar["LHFCALC"], incar["AEXX"]) == (2, 2, 100, True, 0.25)
+    assert incar["GGA"].upper() == "PS" and incar["ISTART"] == 1 and incar["LWAVE"] is True
+    assert "LORBIT" not in incar and "NEDOS" not in incar  # a null in the preset removes the inherited tag
+    assert study.inputs(study.calculation_for(Step.HSE_STATIC, name)).incar["NSW"] == 0
+
+    from dftflow.planning import plan_rows
+
+    rows = {r["label"]: r for r in plan_rows(study)}
+    assert rows[hse_relax.label]["ionic_steps_max"] == 100
+    assert rows[hse_relax.label]["relative_cost_max"] == pytest.approx(
+        100 * rows[f"hse-static {name}"]["relative_cost"]
+    )
+    off = Study(load_study(write_study({}, name="plain.yaml")), potcars="spec")
+    assert off.calculation_for(Step.HSE_RELAX, name) is None  # off by default
+
+
+def test_host_lattice_published_or_relaxed(write_study):
+    """The published cell kept as given (positions relaxed, ISIF 2) or the lattice relaxed (ISIF 3)."""
+    fixed = write_study(
+        {
+            "host": {
+                "structure": str(WORKFLOWS.parent / "structures/WO3_P21n.cif"),
+                "lattice": {"a": 7.35, "b": 7.505, "c": 7.705, "beta": 90.17},
+                "cell": "fixed",
+            }
+        }
+    )
+    study = Study(load_study(fixed), potcars="spec")
+    bulk = study.inputs(study.calculation("bulk relax"))
+    assert bulk.incar["ISIF"] == 2
+    assert bulk.structure.lattice.abc == pytest.approx(
+        (7.35, 7.505, 7.705)
+    ) and bulk.structure.lattice.beta == pytest.approx(90.17)
+    assert study.lattice_source.startswith("fixed: the lattice given in the study file")
+    hybrid_bulk = write_study(
+        {"host": {"structure": str(WORKFLOWS.parent / "structures/WO3_P21n.cif"), "functional": "hsesol"}},
+        name="hybrid.yaml",
+    )
+    study = Study(load_study(hybrid_bulk), potcars="spec")
+    incar = study.inputs(study.calculation("bulk relax")).incar
+    assert incar["ISIF"] == 3 and incar["LHFCALC"] and incar["GGA"].upper() == "PS"
+    assert study.lattice_source == "relaxed with hsesol (ISIF 3)"
+    relaxed = Study(load_study(write_study({}, name="relaxed.yaml")), potcars="spec")
+    assert relaxed.inputs(relaxed.calculation("bulk relax")).incar["ISIF"] == 3
+    assert relaxed.lattice_source == "relaxed with pbesol (ISIF 3)"

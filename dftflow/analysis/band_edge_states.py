@@ -188,6 +188,14 @@ def classify(defect, pristine, dv: float, neighbours, distances) -> BandEdgeStat
     return BandEdgeStates(spins, states, uniform, list(neighbours), notes)
 
 
+def state_weights(defect, spin: int, band: int) -> np.ndarray:
+    """A state's atom weights (projections summed over orbitals), k-weighted over the weighted points."""
+    proj = defect.projections()
+    weighted = defect.weights > 0 if (defect.weights > 0).any() else np.ones(len(defect.weights), dtype=bool)
+    w = defect.weights[weighted] / defect.weights[weighted].sum()
+    return np.einsum("ka,k->a", proj.weights[spin, weighted, band - proj.first_band].astype(float), w)
+
+
 def _k_index(kpoints, weighted, target, notes, what) -> int | None:
     for i in np.nonzero(weighted)[0]:
         if np.abs(kpoints[i] - np.asarray(target)).sum() < K_TOL:

@@ -29,6 +29,7 @@ from dftflow.analysis import band_edge_states as bes
 from dftflow.analysis.band_edges import band_edges, run_band_edges
 from dftflow.analysis.locate import distances_to_defects, locate_defects
 from dftflow.analysis.orbitals import ipr
+from dftflow.analysis.spatial import extent
 
 DISPERSION_FLAG = 0.1  # eV: a level dispersing more than this interacts with its periodic images
 NEIGHBOUR_FACTOR = 1.3  # pydefect/doped: neighbours lie within 1.3 x the shortest interatomic distance of the defect
@@ -57,6 +58,7 @@ class Level:
     localised: bool  # pydefect's radius criterion on the atom weights
     orbital_diff: float  # to the nearer pristine edge state (doped's normalised pydefect difference)
     atoms: list[dict] = field(default_factory=list)
+    extent: dict | None = None  # spatial.Extent of a localised in-gap level (its shape and size)
 
 
 @dataclass
@@ -130,11 +132,14 @@ def neighbour_atoms(structure, centers: np.ndarray) -> list[int]:
     return [int(i) for i in np.nonzero(dist <= NEIGHBOUR_FACTOR * shortest)[0]]
 
 
-def defect_levels(defect_run, pristine_run, pristine_bands=None, defect_bands=None) -> DefectLevels:
+def defect_levels(
+    defect_run, pristine_run, pristine_bands=None, defect_bands=None, supercell=(1, 1, 1)
+) -> DefectLevels:
     """Classified band-edge and in-gap states of a defect cell's hybrid static (see the module docstring).
 
     `pristine_bands`: the pristine supercell's band-structure run (reference edges including the path);
-    `defect_bands`: the defect cell's own band-structure run (host and KS gaps including its path)."""
+    `defect_bands`: the defect cell's own band-structure run (host and KS gaps including its path);
+    `supercell`: the cell's multiples of the unit cell (the lattice a level's plane is indexed in)."""
     sites = locate_defects(defect_run.structure, pristine_run.structure)
     dv, spread, notes = potential_alignment(defect_run, pristine_run, sites)
     ref_vbm, ref_cbm, source = reference_edges(pristine_run, pristine_bands)
@@ -184,8 +189,12 @@ def defect_levels(defect_run, pristine_run, pristine_bands=None, defect_bands=No
         for st in states.in_gap(spin_edges.spin):
             rows.append((st, LEVEL if ref_vbm < st.energy < ref_cbm else RESONANT))
         rows += _perturbed(states, spin_edges)
+    unit = defect_run.structure.lattice.matrix / np.asarray(supercell, dtype=float)[:, None]
     for st, kind, spin in _collapse_spins(rows):
         level = _level(st, kind, spin, ref_vbm, ref_cbm, host_ipr, 0.5 * (ref_vbm + ref_cbm))
+        if kind == LEVEL:
+            weights = bes.state_weights(defect_run, st.spin, st.band)
+            level.extent = extent(weights, defect_run.structure, dist, unit).as_dict()
         {LEVEL: out.levels, RESONANT: out.resonant, PERTURBED: out.perturbed_host}[kind].append(level)
     out.highlighted = sorted((st.spin, st.band) for st, kind in rows if kind == LEVEL)
     for group in (out.levels, out.resonant, out.perturbed_host):

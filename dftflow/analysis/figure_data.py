@@ -165,3 +165,25 @@ def parchg_panels(results: StudyResults, study) -> list[dict]:
                 }
             )
     return panels
+
+
+def extent_panels(results: StudyResults, most: int = 8) -> list[dict]:
+    """Spatial-extent figure data: the shallowest localised in-gap level of each cell (at most `most`)."""
+    from dftflow.analysis.spatial import Extent
+
+    panels = []
+    for system, levels in results.levels.items():
+        for level in levels.levels[:1]:
+            if level.extent and len(panels) < most:
+                weights = level.extent["weights"]
+                panels.append(
+                    {
+                        "title": f"{system}, band {level.band} ({level.spin})",
+                        "summary": Extent(**level.extent).summary,
+                        "distances": np.array([w["distance"] for w in weights]),
+                        "weights": np.array([w["weight"] for w in weights]),
+                        "x": np.array([w["x"] for w in weights]),
+                        "y": np.array([w["y"] for w in weights]),
+                    }
+                )
+    return panels

@@ -16,12 +16,13 @@ from dftflow.analysis.band_edges import run_band_edges
 from dftflow.analysis.defect_levels import DefectLevels, defect_levels, reference_edges
 from dftflow.analysis.rundata import RunData
 from dftflow.analysis.site_energies import arrangement_rows, site_energy_rows
+from dftflow.analysis.spatial import Extent
 from dftflow.steps import Step
 from dftflow.vasp.kpoints import GAMMA_LABELS
 
 LEVEL_COLUMNS = (
     "system kind band spin occupation below_cbm below_cbm_min below_cbm_max above_vbm above_vbm_min "
-    "above_vbm_max dispersion dispersive p_ratio ipr_ratio radius atoms executor"
+    "above_vbm_max dispersion dispersive p_ratio ipr_ratio radius extent atoms executor"
 ).split()
 LEVEL_SUMMARY_COLUMNS = (
     "system defect alignment alignment_spread reference_vbm reference_cbm reference_source host_gap ks_gap "
@@ -38,6 +39,7 @@ class StudyResults:
     levels: dict[str, DefectLevels] = field(default_factory=dict)  # system -> classified states (hybrid static)
     site_energies: list[dict] = field(default_factory=list)
     arrangements: list[dict] = field(default_factory=list)  # vacancy spacings of one entry, lowest marked
+    lattices: list[dict] = field(default_factory=list)  # the lattice of the bulk and of every cell, and its source
     thermo: object | None = None  # thermodynamics.DefectThermodynamics when the study asks for formation energies
     missing: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -67,6 +69,7 @@ class StudyResults:
                 for level in getattr(lv, kind):
                     row = {"system": system, **level.__dict__, "executor": self.executors[system]}
                     row["atoms"] = ", ".join(f"{a['species']}{a['index']} {a['weight']:.2f}" for a in level.atoms[:3])
+                    row["extent"] = Extent(**level.extent).summary if level.extent else ""
                     rows.append(row)
         return rows
 
@@ -135,11 +138,12 @@ def analyse_study(study, db) -> StudyResults:
         results.executors[system] = static.executor
         row = gap_row(system, static, bands)
         if pristine_static is not None and system != results.pristine:
-            levels = defect_levels(static, pristine_static, pristine_bands, bands)
+            levels = defect_levels(static, pristine_static, pristine_bands, bands, study.spec.supercell)
             results.levels[system] = levels
             row["host_gap"] = levels.host_gap
             row["metallic"] = row["metallic"] or levels.metallic
         results.gaps.append(row)
+    results.lattices = lattice_rows(results, study)
     statics = {s: r for s in systems[1:] if (r := run_of(results, study, Step.HSE_STATIC, s)) is not None}
     relaxes = {s: r for s in systems[1:] if (r := run_of(results, study, Step.RELAX, s)) is not None}
     results.site_energies = site_energy_rows(statics, relaxes)
@@ -154,6 +158,30 @@ def analyse_study(study, db) -> StudyResults:
         tensor = "" if thermo.dielectric is None else f" {[[round(x, 3) for x in row] for row in thermo.dielectric]}"
         results.notes += [f"dielectric tensor: {thermo.dielectric_source}{tensor}", *thermo.limit_notes, *thermo.notes]
     return results
+
+
+def lattice_rows(results: StudyResults, study) -> list[dict]:
+    """The lattice each result used: the bulk step's and every system's hybrid static (abc, angles)."""
+    rows = []
+    for system, step in [(None, Step.BULK_RELAX)] + [(s, Step.HSE_STATIC) for s in study.systems]:
+        run = run_of(results, study, step, system)
+        if run is None:
+            continue
+        lattice = run.structure.lattice
+        rows.append(
+            {
+                "system": system or "bulk (unit cell)",
+                "a": lattice.a,
+                "b": lattice.b,
+                "c": lattice.c,
+                "alpha": lattice.alpha,
+                "beta": lattice.beta,
+                "gamma": lattice.gamma,
+                "source": run.doc.get("lattice") or study.lattice_source,
+                "executor": run.executor,
+            }
+        )
+    return rows
 
 
 def variant_groups(study, systems: list[str], varying: str) -> dict[str, list[str]]:

@@ -122,8 +122,14 @@ def cmd_plan(args) -> int:
     if args.json:
         print(json.dumps(rows, indent=1))
         return 0
-    print(f"study {study.spec.name}: {len(rows)} calculations (cost per SCF step, relative to the bulk relax)")
-    header = f"{'label':44s} {'atoms':>5} {'NELECT':>6} {'NBANDS':>6} {'k-pts':>5}  {'functional':38s} {'cost':>8}"
+    print(
+        f"study {study.spec.name}: {len(rows)} calculations (cost per SCF step relative to the bulk relax's, and at "
+        "most that times NSW for relaxations)"
+    )
+    header = (
+        f"{'label':44s} {'atoms':>5} {'NELECT':>6} {'NBANDS':>6} {'k-pts':>5}  {'functional':38s} {'cost':>8} "
+        f"{'NSW':>4} {'cost max':>9}"
+    )
     print(header)
     print("-" * len(header))
     for r in rows:
@@ -134,8 +140,12 @@ def cmd_plan(args) -> int:
         )
         print(
             f"{r['label']:44s} {r['atoms']:5d} {r['nelect']:6d} {r['nbands']:6d} {kpts:>5}  "
-            f"{r['functional']:38s} {r['relative_cost']:8.3g}"
+            f"{r['functional']:38s} {r['relative_cost']:8.3g} {r['ionic_steps_max']:4d} {r['relative_cost_max']:9.3g}"
         )
     total = sum(r["relative_cost"] for r in rows)
-    print(f"k-pts a+b: a weighted SCF points + b zero-weight path points. Total relative cost {total:.3g}.")
+    most = sum(r["relative_cost_max"] for r in rows)
+    print(
+        f"k-pts a+b: a weighted SCF points + b zero-weight path points. Total relative cost {total:.3g} per SCF "
+        f"cycle of every step, at most {most:.3g} with every relaxation running NSW ionic steps."
+    )
     return 0

@@ -33,7 +33,8 @@ MAGMOM_SEED = 0.6  # mu_B on each W next to a defect that leaves electrons behin
 
 @cache
 def preset(name: str) -> dict:
-    """A preset's INCAR with its parents merged in (child wins), plus its description chain."""
+    """A preset's INCAR with its parents merged in (child wins; a child's null removes the tag), plus its
+    description."""
     try:
         text = resources.files("dftflow.vasp").joinpath(f"presets/{name}.yaml").read_text()
     except FileNotFoundError:
@@ -41,7 +42,7 @@ def preset(name: str) -> dict:
     data = yaml.safe_load(text)
     incar = dict(preset(data["parent"])["incar"]) if data.get("parent") else {}
     incar.update(data.get("incar") or {})
-    return {"incar": incar, "description": data.get("description", name)}
+    return {"incar": {k: v for k, v in incar.items() if v is not None}, "description": data.get("description", name)}
 
 
 def available_presets() -> list[str]:
@@ -66,14 +67,23 @@ class Science:
     band_path: tuple = DEFAULT_PATH
     line_density: float = DEFAULT_LINE_DENSITY
     incar_overrides: dict = field(default_factory=dict)  # {"bulk-relax"|"relax"|"hybrid": {TAG: value}}
+    bulk_functional: str | None = None  # the bulk relax's functional preset (default: relax_functional)
+    bulk_cell: str = "relax"  # "relax": ISIF 3; "fixed": the given lattice kept, positions relaxed (ISIF 2)
 
     def step_incar(self, step: Step | str) -> dict:
         """Preset + functional + study overrides for one step (no per-system values yet)."""
         step = Step(step)
         hybrid = step.hybrid
         incar = dict(preset(step.preset)["incar"])
-        incar.update(preset(self.hybrid_functional if hybrid else self.relax_functional)["incar"])
+        functional = self.hybrid_functional if hybrid else self.relax_functional
+        if step is Step.BULK_RELAX and self.bulk_functional:
+            functional = self.bulk_functional
+        incar.update(preset(functional)["incar"])
         incar["ENCUT"] = self.encut
+        if step is Step.BULK_RELAX and self.bulk_cell == "fixed":
+            incar["ISIF"] = 2  # the lattice is the one given (a published cell): positions only
+        if step is Step.BULK_RELAX and incar.get("LHFCALC"):  # a hybrid bulk relax: the study's hybrid values
+            hybrid = True
         if hybrid:
             if not incar.get("LHFCALC"):
                 raise InputError(f"hybrid functional preset {self.hybrid_functional!r} does not set LHFCALC")
