@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.conftest import TEST_STUDIES, dftflow, guarded_env, production_env, production_files
@@ -111,3 +112,22 @@ def test_a_launchpad_file_that_is_not_one_is_refused(tmp_path):
     ):
         lp.write_text(text)
         assert message in _one_line_error(dftflow("status", "--launchpad", lp, env=env)), text
+
+
+def test_a_bug_inside_launchpad_construction_is_a_traceback_not_a_bad_file(tmp_path, monkeypatch):
+    """Only what is wrong with the file is the user's error; an exception inside FireWorks' LaunchPad
+    construction (here: one made to happen) propagates unchanged instead of "not a valid LaunchPad file"."""
+    from fireworks import LaunchPad
+
+    from dftflow.errors import InputError
+    from dftflow.mongo import load_launchpad
+
+    def broken(cls, config):
+        raise KeyError("a bug inside FireWorks")
+
+    monkeypatch.setattr(LaunchPad, "from_dict", classmethod(broken))
+    lp = tmp_path / "my_launchpad.yaml"
+    lp.write_text(yaml.safe_dump({"host": "127.0.0.1", "port": 9, "name": "fireworks"}))
+    with pytest.raises(KeyError, match="a bug inside FireWorks") as caught:
+        load_launchpad(lp)
+    assert not isinstance(caught.value, InputError)

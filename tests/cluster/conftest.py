@@ -40,6 +40,10 @@ class ClusterSetup:
     run_log: Path  # mock-vasp's MOCK_VASP_RUN_LOG
     slurm: SlurmCluster
 
+    def jobs(self) -> list[dict]:
+        """The SLURM jobs of this test (the session's cluster also lists earlier tests' finished jobs)."""
+        return [j for j in self.slurm.jobs() if Path(j["workdir"]).resolve().is_relative_to(self.launches.resolve())]
+
     def qlaunch(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
         """FireWorks' own qlaunch with the files of `dftflow cluster init` (-c DIR)."""
         return subprocess.run(

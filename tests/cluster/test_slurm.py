@@ -66,7 +66,7 @@ def test_reservation_mode_runs_a_study_through_sbatch_and_reads_it_from_the_serv
     setup.slurm.wait_until_no_job_is_active()  # qlaunch is done once the last Firework is submitted
 
     assert set(states(setup).values()) == {"COMPLETED"}, states(setup)
-    jobs = setup.slurm.jobs()
+    jobs = setup.jobs()
     assert len(jobs) == 4 and {j["state"] for j in jobs} == {"COMPLETED"}, jobs  # one job per Firework
     launches = list(launchpad_db(setup).launches.find())
     history = [h for launch in launches for h in launch["state_history"]]
@@ -99,7 +99,7 @@ def test_scheduler_job_logs_survive_in_the_launch_directory(cluster_setup):
     out = setup.qlaunch("-r", "rapidfire", "--nlaunches", "1")  # one job: the bulk relax
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     setup.slurm.wait_until_no_job_is_active()
-    (job,) = setup.slurm.jobs()
+    (job,) = setup.jobs()
     assert job["state"] == "COMPLETED" and states(setup)["bulk relax"] == "COMPLETED", (job, states(setup))
     logs = sorted(p.name for p in Path(job["workdir"]).glob(f"*-{job['id']}.*"))
     assert logs == [f"{job['name']}-{job['id']}.error", f"{job['name']}-{job['id']}.out"]
@@ -127,7 +127,7 @@ def test_several_jobs_at_once_run_every_firework_exactly_once(cluster_setup):
     setup.slurm.wait_until_no_job_is_active(timeout=300)
 
     assert set(states(setup).values()) == {"COMPLETED"}, states(setup)
-    jobs = setup.slurm.jobs()
+    jobs = setup.jobs()
     assert len(jobs) == 3 and {j["state"] for j in jobs} == {"COMPLETED"}, jobs
     db = launchpad_db(setup)
     assert Counter(launch["fw_id"] for launch in db.launches.find({}, {"fw_id": 1})) == Counter(
@@ -182,12 +182,12 @@ def test_scancel_mid_vasp_then_recover_and_qlaunch_again(cluster_setup):
 
 
 def _job(setup, job_id: str) -> dict:
-    return next(j for j in setup.slurm.jobs() if j["id"] == job_id)
+    return next(j for j in setup.jobs() if j["id"] == job_id)
 
 
 def _running_relax_job(setup) -> dict | None:
     """The RUNNING job whose launch directory holds relax WO3 with mock-vasp's OUTCAR already written."""
-    for job in setup.slurm.jobs():
+    for job in setup.jobs():
         incar = Path(job["workdir"]) / "INCAR"
         if job["state"] == "RUNNING" and incar.is_file() and "SYSTEM = relax WO3" in incar.read_text():
             if (incar.parent / "OUTCAR").exists():
