@@ -106,6 +106,13 @@ def run_log(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def pytest_collection_modifyitems(items):
+    """Tests that use the MongoDB-protocol server carry the `mongo` marker (`-m "not mongo"` leaves them out)."""
+    for item in items:
+        if {"mongo_server", "mongo_login"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.mongo)
+
+
 @pytest.fixture(autouse=True)
 def no_real_vasp(monkeypatch, tmp_path_factory):
     """Every test runs with VASP-named executables that refuse to start and without user configuration."""
