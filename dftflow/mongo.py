@@ -104,10 +104,9 @@ def load_launchpad(path: str | Path) -> LaunchPad:
     try:
         config = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" (line {mark.line + 1})" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or exc
-        raise InputError(f"{path}: not a valid FireWorks LaunchPad file: {problem}{line}") from exc
+        from dftflow.study import yaml_problem  # (imported only here: it brings pymatgen)
+
+        raise InputError(f"{path}: not a valid FireWorks LaunchPad file: {yaml_problem(exc)}") from exc
     if not isinstance(config, dict):
         raise InputError(f"{path}: not a valid FireWorks LaunchPad file: expected a mapping of host, port, name, ...")
     for key, (kind, description) in LAUNCHPAD_KEYS.items():

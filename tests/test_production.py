@@ -106,7 +106,7 @@ def test_a_launchpad_file_that_is_not_one_is_refused(tmp_path):
     lp = tmp_path / "my_launchpad.yaml"
     env = guarded_env(tmp_path)
     for text, message in (
-        ("host: [1\n", "not a valid FireWorks LaunchPad file: expected ',' or ']', but got '<stream end>' (line 2)"),
+        ("host: [1\n", "not a valid FireWorks LaunchPad file: expected ',' or ']', but got '<stream end>' at line 2"),
         ("- host\n", "expected a mapping"),
         ("host: localhost\nport: '27017x'\n", "'port' must be an integer, not '27017x'"),
     ):
