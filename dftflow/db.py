@@ -108,25 +108,10 @@ class ResultsDB:
     @classmethod
     def from_db_file(cls, path: str | Path) -> ResultsDB:
         """Production results DB from an atomate-style db file (host/port/database/... or uri)."""
-        from dftflow.launchpad import CONNECT_TIMEOUT_MS, check_reachable, durable_mock_store, mongo_client, server_name
+        from dftflow.mongo import results_database
 
-        config = read_db_file(path)
-        store = durable_mock_store()
-        if store is not None:  # tests of the production path: the durable store stands in for MongoDB
-            db = cls(store.database(config["database"]), FileBlobs(store.path / "blobs"), "durable mock MongoDB")
-            db.store = store
-            return db
-        kwargs = {"serverSelectionTimeoutMS": CONNECT_TIMEOUT_MS}
-        if config.get("uri"):
-            client = mongo_client(config["uri"], **kwargs)
-            where = server_name(config["uri"])
-        else:
-            auth = {k: config[k] for k in ("username", "password", "authsource") if config.get(k)}
-            client = mongo_client(config.get("host", "localhost"), int(config.get("port", 27017)), **auth, **kwargs)
-            where = server_name(config.get("host", "localhost"), int(config.get("port", 27017)))
-        check_reachable(client, where=f"results database at {where}")
-        database = client[config["database"]]
-        return cls(database, GridFSBlobs(database), f"results database {config['database']} at {where}")
+        database, description = results_database(read_db_file(path))
+        return cls(database, GridFSBlobs(database), description)
 
     # --- writing -------------------------------------------------------------------------------
     def store_task(self, doc: dict, arrays: dict[str, dict] | None = None) -> dict:

@@ -1,4 +1,5 @@
-"""LaunchPads: FireWorks' own, on the durable embedded store or on a production MongoDB.
+"""LaunchPads: FireWorks' own, on the durable embedded store or on a production MongoDB
+(dftflow.mongo.load_launchpad reads my_launchpad.yaml).
 
 Both are fireworks.LaunchPad, so workflows, states, reruns and queries go through FireWorks' code;
 only the client underneath differs.
@@ -9,17 +10,11 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import yaml
 from fireworks import LaunchPad
 
 from dftflow.embedded import DurableStore
-from dftflow.errors import InputError
 
 FW_DB_NAME = "fireworks"
-CONNECT_TIMEOUT_MS = 5000  # fail fast on an unreachable server instead of pymongo's 30 s default
-
-
-DURABLE_MOCK_ENV = "DFTFLOW_MONGOMOCK_DIR"
 
 
 class EmbeddedLaunchPad(LaunchPad):
@@ -75,84 +70,6 @@ class EmbeddedLaunchPad(LaunchPad):
         for fw_id in self.get_fw_ids({"state": "WAITING"}):
             self._refresh_wf(fw_id)
         return sorted(set(lost) | set(stuck))
-
-
-def durable_mock_store():
-    """The durable store standing in for MongoDB when DFTFLOW_MONGOMOCK_DIR is set (tests of the
-    production path that kill workers: unlike FireWorks' mongomock persistence, every acknowledged write
-    survives, as on a real MongoDB server). None in normal use."""
-    import os
-
-    from dftflow.embedded import open_store
-
-    path = os.environ.get(DURABLE_MOCK_ENV)
-    return open_store(path) if path else None
-
-
-def load_launchpad(path: str | Path) -> LaunchPad:
-    """A production LaunchPad from the standard FireWorks file, checked to answer within seconds."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"LaunchPad file not found: {path}")
-    try:
-        config = yaml.safe_load(path.read_text())
-        store = durable_mock_store()
-        if store is not None:
-            return EmbeddedLaunchPad(store, strm_lvl="CRITICAL", name=config.get("name") or FW_DB_NAME)
-        config["mongoclient_kwargs"] = {
-            "serverSelectionTimeoutMS": CONNECT_TIMEOUT_MS,
-            **(config.get("mongoclient_kwargs") or {}),
-        }
-        lp = LaunchPad.from_dict(config)
-    except Exception as exc:
-        raise InputError(f"{path}: not a valid FireWorks LaunchPad file: {exc}") from exc
-    check_reachable(lp.connection, where=f"LaunchPad at {server_name(lp.host, lp.port)}")
-    return lp
-
-
-def server_name(host: str, port: int | None = None) -> str:
-    """host:port for messages, with any credentials of a mongodb:// URI removed."""
-    if "://" in str(host):
-        scheme, rest = str(host).split("://", 1)
-        return f"{scheme}://{rest.rsplit('@', 1)[-1].split('/', 1)[0]}"
-    return f"{host}:{port}" if port else str(host)
-
-
-def mongo_client(*args, **kwargs):
-    """A MongoClient made the way FireWorks makes its own: pymongo's, or - when FireWorks runs on mongomock
-    (MONGOMOCK_SERVERSTORE_FILE, used by tests of the production path) - one sharing the process's
-    mongomock server store. FireWorks' mongomock persistence gives every client its own copy of the file
-    and writes each back at exit, so a second client (the results database) would overwrite the
-    LaunchPad's changes with its stale copy; sharing one store per process keeps both."""
-    from fireworks import fw_config
-
-    if fw_config.MONGOMOCK_SERVERSTORE_FILE:
-        import mongomock
-
-        return mongomock.MongoClient(_store=_shared_mongomock_store())
-    return fw_config.MongoClient(*args, **kwargs)
-
-
-_SHARED_STORE = []
-
-
-def _shared_mongomock_store():
-    if not _SHARED_STORE:
-        import gc
-
-        from mongomock.store import ServerStore
-
-        existing = [o for o in gc.get_objects() if isinstance(o, ServerStore) and getattr(o, "_filename", None)]
-        _SHARED_STORE.append(existing[0] if existing else ServerStore())
-    return _SHARED_STORE[0]
-
-
-def check_reachable(client, where: str) -> None:
-    """Ping the server with a short timeout; an unreachable database is a clear error, not a hang."""
-    try:
-        client.admin.command("ping")
-    except Exception as exc:  # pymongo raises ServerSelectionTimeoutError, OperationFailure, ...
-        raise InputError(f"cannot reach the MongoDB server of the {where}: {type(exc).__name__}: {exc}") from exc
 
 
 def quiet_fireworks_logging(log_file: Path | None = None) -> None:

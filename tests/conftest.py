@@ -6,11 +6,14 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 import warnings
 from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.cluster.mongo_server import mongo_login, mongo_server  # noqa: F401  (fixtures of the production tests)
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = ROOT / "workflows"
@@ -59,23 +62,41 @@ def dftflow(*args, env: dict, cwd: Path | None = None, timeout: float = 600) -> 
     )
 
 
-def production_files(base: Path, password: str | None = None) -> dict[str, Path]:
-    """The standard files of a production setup: my_launchpad.yaml, a results db file and my_fworker.yaml
-    whose env points vasp_cmd at this installation's mock-vasp (what a cluster's worker file does)."""
-    auth = {"username": "me", "password": password} if password else {}
-    lp = base / "my_launchpad.yaml"
-    lp.write_text(yaml.safe_dump({"host": "localhost", "port": 27017, "name": "fireworks_test", **auth}))
-    db = base / "db.json"
-    db.write_text(json.dumps({"host": "localhost", "port": 27017, "database": "dftflow_results", **auth}))
-    fworker = base / "my_fworker.yaml"
-    env = {
-        "vasp_cmd": str(Path(sys.executable).parent / "mock-vasp"),
-        "db_file": str(db),
-        "scratch_dir": None,
-        "custodian_settings": {"polling_time_step": 0.2, "monitor_freq": 25},
-    }
-    fworker.write_text(yaml.safe_dump({"name": "test-worker", "category": "", "query": "{}", "env": env}))
-    return {"lp": lp, "db": db, "fworker": fworker}
+def production_files(base: Path, server, password: str | None = None, **fw_settings) -> dict[str, Path]:
+    """The files of a production setup, made as a user makes them: `dftflow cluster init` writes
+    my_launchpad.yaml, db.json, my_fworker.yaml and my_qadapter.yaml for `server` (own databases per call),
+    then they are edited as a user edits them: mock-vasp as vasp_cmd, custodian polling fast enough for
+    tests, the password if one is given. FW_config.yaml holds what FireWorks needs with this server."""
+    config = base / "config"
+    unique = uuid.uuid4().hex[:12]
+    init = dftflow(
+        *("cluster", "init", config, "--host", server.host, "--port", server.port),
+        *("--launchpad-db", f"fw_{unique}", "--results-db", f"results_{unique}"),
+        *("--vasp-cmd", Path(sys.executable).parent / "mock-vasp"),
+        *(("--username", "me") if password else ()),
+        env=guarded_env(base),
+    )
+    assert init.returncode == 0, init.stderr
+    files = {"lp": config / "my_launchpad.yaml", "db": config / "db.json", "fworker": config / "my_fworker.yaml"}
+    files["qadapter"] = config / "my_qadapter.yaml"
+    _edit(files["fworker"], "custodian_settings: {}", "custodian_settings: {polling_time_step: 0.2, monitor_freq: 25}")
+    if password:
+        _edit(files["lp"], "password: null", f"password: {json.dumps(password)}")
+        _edit(files["db"], '"password": null', f'"password": {json.dumps(password)}')
+    files["fw_config"] = server.write_fw_config(base / "FW_config.yaml", **fw_settings)
+    files["config"] = config
+    return files
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text, f"{path} has no {old!r}"
+    path.write_text(text.replace(old, new, 1))
+
+
+def production_env(base: Path, files: dict, **extra) -> dict:
+    """guarded_env for processes of a production setup: FireWorks finds FW_config.yaml via FW_CONFIG_FILE."""
+    return guarded_env(base, FW_CONFIG_FILE=files["fw_config"], **extra)
 
 
 def run_log(path: Path) -> list[dict]:
@@ -83,6 +104,13 @@ def run_log(path: Path) -> list[dict]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def pytest_collection_modifyitems(items):
+    """Tests that use the MongoDB-protocol server carry the `mongo` marker (`-m "not mongo"` leaves them out)."""
+    for item in items:
+        if {"mongo_server", "mongo_login"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.mongo)
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,7 @@ import os
 import sys
 import warnings
 
-from dftflow.cli import inputs, levels, running
+from dftflow.cli import cluster, inputs, levels, running
 from dftflow.errors import InputError
 
 EXIT_INPUT_ERROR = 2
@@ -109,6 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds without a ping after which a RUNNING launch counts as lost (default 4 h)",
     )
     p.set_defaults(func=running.cmd_recover)
+
+    cluster.add_parser(sub)
 
     p = sub.add_parser("status", help="state of every calculation of a study (or of all studies)")
     p.add_argument("study", nargs="?", help="study file or study name")

@@ -95,7 +95,7 @@ def _launchpad_and_db(args):
     db_file = getattr(args, "db_file", None) or (settings.db_file if not getattr(args, "workdir", None) else None)
     if lp_file or db_file:
         from dftflow.db import ResultsDB
-        from dftflow.launchpad import load_launchpad
+        from dftflow.mongo import load_launchpad
 
         return (
             (load_launchpad(lp_file) if lp_file else None),
@@ -208,7 +208,7 @@ def cmd_report(args) -> int:
 
 
 def _production_launchpad(args):
-    from dftflow.launchpad import load_launchpad
+    from dftflow.mongo import load_launchpad
     from dftflow.settings import load_settings
 
     lp_file = args.launchpad or load_settings().launchpad

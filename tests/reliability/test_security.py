@@ -4,15 +4,16 @@ from pathlib import Path
 
 import yaml
 
-from tests.conftest import HOST_CIF, TEST_STUDIES, dftflow, guarded_env, production_files
+from tests.conftest import HOST_CIF, TEST_STUDIES, dftflow, guarded_env, production_env, production_files
 
 SECRET = "s3cr3t-Pa55word"
 
 
-def test_credentials_stay_out_of_logs_documents_and_reports(tmp_path):
-    files = production_files(tmp_path, password=SECRET)
+def test_credentials_stay_out_of_logs_documents_and_reports(tmp_path, mongo_login):
+    server = mongo_login(SECRET)
+    files = production_files(tmp_path, server, password=SECRET)
     lp, db, fworker = files["lp"], files["db"], files["fworker"]
-    env = guarded_env(tmp_path, DFTFLOW_MONGOMOCK_DIR=tmp_path / "mongo")
+    env = production_env(tmp_path, files)
     study = TEST_STUDIES / "pristine_only.yaml"
     outputs = [dftflow("submit", study, "--launchpad", lp, "--potcars", "spec", env=env)]
     cluster = tmp_path / "cluster"
@@ -29,7 +30,19 @@ def test_credentials_stay_out_of_logs_documents_and_reports(tmp_path):
         for p in tmp_path.rglob("*")
         if p.is_file() and p not in (lp, db, fworker) and SECRET.encode() in p.read_bytes()
     ]
-    assert leaks == []  # launch dirs, FW.json, logs, the database files, the report
+    assert leaks == []  # launch dirs, FW.json, logs, the report
+    assert server.proxy.logins["succeeded"] > 0 and server.proxy.logins["failed"] == 0  # they really logged in
+
+
+def test_a_server_with_access_control_and_no_login_is_one_line(tmp_path, mongo_login):
+    """my_launchpad.yaml without username/password for a server that requires a login: refused before
+    anything is read or written, as one line."""
+    server = mongo_login(SECRET)
+    files = production_files(tmp_path, server)  # no password given: the files have no login
+    out = dftflow("status", "--launchpad", files["lp"], env=production_env(tmp_path, files))
+    assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stderr
+    assert f"LaunchPad at {server.address} refused access to database 'fw_" in out.stderr
+    assert "without a login (no username given): command find requires authentication" in out.stderr
 
 
 def test_unreachable_database_error_hides_the_password(tmp_path):

@@ -1,10 +1,10 @@
 """Worker death on the production path: a worker process (FireWorks' Rocket, started by `dftflow worker`
-like rlaunch) is SIGKILLed in the middle of a VASP run. MongoDB is stood in for by dftflow's durable
-store (DFTFLOW_MONGOMOCK_DIR): like a real server and unlike FireWorks' mongomock persistence, it keeps
-every write acknowledged before the kill, so the RUNNING launch is left behind exactly as on a cluster.
-FireWorks' lost-run detection (`dftflow recover`, i.e. LaunchPad.detect_lostruns) puts it back to
-READY, a new worker finishes the study, and nothing is stored twice or lost.
-(The embedded default's kill test is tests/test_workflow.py::test_sigkill_...)"""
+like rlaunch) is SIGKILLed in the middle of a VASP run. The database is a MongoDB-protocol server in its
+own process (tests/cluster/mongo_server.py), reached through the files `dftflow cluster init` wrote, so
+the RUNNING launch is left behind exactly as on a cluster. FireWorks' lost-run detection (`dftflow
+recover`, i.e. LaunchPad.detect_lostruns) puts it back to READY, a new worker finishes the study, and
+nothing is stored twice or lost. (The embedded default's kill test is tests/test_workflow.py::test_sigkill_...;
+the same through SLURM's scancel is tests/cluster/test_slurm.py.)"""
 
 import json
 import signal
@@ -13,17 +13,17 @@ import sys
 import time
 from pathlib import Path
 
-from tests.conftest import TEST_STUDIES, dftflow, guarded_env, production_files, run_log
+from tests.conftest import TEST_STUDIES, dftflow, production_env, production_files, run_log
 
 
-def test_worker_killed_mid_vasp_is_recovered(tmp_path):
-    files = production_files(tmp_path)
+def test_worker_killed_mid_vasp_is_recovered(tmp_path, mongo_server):
+    files = production_files(tmp_path, mongo_server)
     lp, db, fworker = files["lp"], files["db"], files["fworker"]
     log = tmp_path / "runs.jsonl"
     # relax WO3 is made slow (3 s per ionic step, no STOPCAR) so the kill surely lands inside it
-    env = guarded_env(
+    env = production_env(
         tmp_path,
-        DFTFLOW_MONGOMOCK_DIR=tmp_path / "mongo",
+        files,
         MOCK_VASP_RUN_LOG=log,
         MOCK_VASP_FAULTS="walltime:delay=3:times=5:system=relax WO3",
     )
