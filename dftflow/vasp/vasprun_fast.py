@@ -42,8 +42,11 @@ pymatgen unchanged) and non-collinear runs (laid out as pymatgen does, magnetisa
 
 from __future__ import annotations
 
+import contextlib
+import os
 import warnings
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +60,7 @@ from dftflow.vasp.vasprun_arrays import BlockStream, VasprunCorruptedError
 __all__ = ["FastVasprun", "VasprunCorruptedError", "read_vasprun"]
 
 PROJECTIONS = ("atom", "full", None)
+MAX_THREADS = 4
 # what a damaged file makes the XML parser, the decompressor or pymatgen's element parsers raise
 _DAMAGE = (SyntaxError, EOFError, OSError, zlib.error, ValueError, KeyError, AttributeError, IndexError, TypeError)
 
@@ -84,8 +88,8 @@ class FastVasprun(Vasprun):
         self.ionic_step_skip, self.ionic_step_offset = None, 0
         self.occu_tol, self.separate_spins, self.exception_on_bad_xml = occu_tol, separate_spins, True
         try:
-            with zopen(self.filename, mode="rb") as raw:
-                stream = BlockStream(raw, projections=projections, name=self.filename)
+            with zopen(self.filename, mode="rb") as raw, _converters() as pool:
+                stream = BlockStream(raw, projections=projections, name=self.filename, pool=pool)
                 # pymatgen's parser on the rest of the document; the flags only concern KPOINTS_OPT blocks,
                 # the only <eigenvalues>/<dos>/<projected> it still sees
                 self._parse(stream, parse_dos=parse_dos, parse_eigen=True, parse_projected_eigen=projections == "full")
@@ -162,6 +166,18 @@ class FastVasprun(Vasprun):
                 "the file is incomplete or corrupted"
             )
         return rows.reshape(*lead, n, *inner, *rows.shape[1:])
+
+
+def _converters():
+    """Threads converting the array pieces while the main thread reads and parses the rest of the file
+    (numpy releases the GIL in the bulk conversions): one per core, at most MAX_THREADS."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    if cores < 2:
+        return contextlib.nullcontext()
+    return ThreadPoolExecutor(min(cores, MAX_THREADS), thread_name_prefix="vasprun")
 
 
 def _spins(n: int) -> list[Spin]:

@@ -18,7 +18,7 @@ from pymatgen.io.vasp import Vasprun
 from pymatgen.io.vasp.outputs import UnconvergedVASPWarning
 
 from dftflow.errors import InputError
-from dftflow.vasp import outputs, vasprun_arrays
+from dftflow.vasp import outputs, vasprun_arrays, vasprun_fast, vasprun_numbers
 from dftflow.vasp.vasprun_fast import FastVasprun, VasprunCorruptedError, read_vasprun
 
 REAL = Path(__file__).resolve().parents[1] / "data" / "real_vasp"
@@ -168,11 +168,15 @@ def test_hybrid_zero_weight_band_structure_matches_pymatgen(explicit):
 
 
 def test_small_chunks_and_the_loadtxt_path_give_the_same_numbers(monkeypatch):
-    """Every buffer boundary case (tiny reads), and projections read by numpy.loadtxt instead of SWAR."""
+    """Every buffer boundary case (tiny reads and sub-blocks, one thread), and every block read by
+    numpy.loadtxt instead of the fixed-width conversion."""
     ref = _read(CEO2, "pymatgen")
     monkeypatch.setattr(vasprun_arrays, "CHUNK", 4099)
+    monkeypatch.setattr(vasprun_numbers, "SUB_ROWS", 7)
+    monkeypatch.setattr(vasprun_fast, "MAX_THREADS", 1)
     small = _quiet(FastVasprun, CEO2, projections="full")
-    monkeypatch.setattr(vasprun_arrays, "_rows_fixed8", lambda piece, ncols: None)
+    monkeypatch.undo()
+    monkeypatch.setattr(vasprun_arrays, "fixed_width_rows", lambda *args: None)
     loadtxt = _quiet(FastVasprun, CEO2, projections="full")
     for fast in (small, loadtxt):
         for spin in _spins(ref):
@@ -182,16 +186,51 @@ def test_small_chunks_and_the_loadtxt_path_give_the_same_numbers(monkeypatch):
         assert all(np.array_equal(fast.pdos[i][o][s], p[o][s]) for i, p in enumerate(ref.pdos) for o in p for s in p[o])
 
 
-def test_fixed_width_rows_are_parsed_exactly_or_refused():
-    rows = b'  <set comment="band 1">\n   <r>  0.2275 10.0001  0.0000 </r>\n'
-    rows += b"   <r>999.9999  0.0010  1.5000 </r>\n  </set>\n"
-    values = vasprun_arrays._rows_fixed8(rows, 3)
-    assert np.array_equal(values, [[0.2275, 10.0001, 0.0], [999.9999, 0.001, 1.5]])  # == float() of the text
-    for bad in (b" -0.0010", b"********", b"  0.1E+1", b"  0.12 4", b"  x.1234", b"   .1234", b"0.123456", b"x 0.1234",
-                b"+10.1234", b":10.1234", b"1 0.1234", b" x0.1234", b"#10.1234", b"  0,2275"):  # fmt: skip
-        assert vasprun_arrays._rows_fixed8(rows.replace(b"  0.2275", bad), 3) is None, bad
-    assert vasprun_arrays._rows_fixed8(rows.replace(b"<r>  0.2275", b"<r>   0.2275"), 3) is None  # ragged
-    assert vasprun_arrays._rows_fixed8(rows.replace(b" </r>", b"  1.0000 </r>"), 3) is None  # 4 fields, 3 named
+ROWS = b'  <set comment="band 1">\n   <r>  0.2275 10.0001  0.0000 </r>\n   <r> 99.9999  0.0010  1.5000 </r>\n  </set>\n'
+SIGNED = b"  <set>\n   <r>   -69.0000     0.0000 </r>\n   <r>    -0.0000    12.3456 </r>\n   <r>     1.5000    -9.1000 </r>\n"
+
+
+def test_fixed_width_rows_are_read_exactly_as_float_reads_them():
+    for text in (ROWS, SIGNED, SIGNED.replace(b"     1.5000", b"    -1.5000"), ROWS.replace(b"<r>  0.2275", b"<r> -0.2275")):
+        ncols = 3 if text.startswith(b"  <set comment") else 2
+        values = vasprun_numbers.fixed_width_rows(text, ncols)
+        expected = [[float(t) for t in line.split(b"<r>")[1].split(b"</r>")[0].split()] for line in
+                    text.splitlines() if b"<r>" in line]  # fmt: skip
+        assert values is not None and values.dtype == np.float64
+        assert values.tobytes() == np.array(expected).tobytes()  # bit for bit, -0.0 included
+        sums = vasprun_numbers.fixed_width_rows(text, ncols, reduce_rows=True)
+        assert sums.tobytes() == np.array(expected).sum(axis=1).tobytes()
+    assert np.signbit(vasprun_numbers.fixed_width_rows(SIGNED, 2)[1, 0])
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [b" -0.0010", b"********", b"  0.1E+1", b"  0.12 4", b"  x.1234", b"   .1234", b"0.123456", b"x 0.1234",
+     b"+10.1234", b":10.1234", b"1 0.1234", b" x0.1234", b"#10.1234", b"  0,2275", b"--0.1234", b"-  .1234",
+     b"999.9999", b" -0-1234", b"  0.22-5"],
+)  # fmt: skip
+def test_fixed_width_rows_refuse_what_float_would_read_differently(bad):
+    """Anything but blanks, an optional '-' before the digits, digits and the point where the first row
+    has it makes the fast path give up (numpy.loadtxt then reads or refuses the piece)."""
+    text = ROWS.replace(b"  0.2275", bad)
+    values = vasprun_numbers.fixed_width_rows(text, 3)
+    if bad == b" -0.0010":  # well-formed: read as float() reads it
+        assert values[0, 0] == -0.001
+    else:
+        assert values is None, bad
+    signed = vasprun_numbers.fixed_width_rows(SIGNED.replace(b"    -0.0000", b"   " + bad), 2)  # an f11.4 field
+    if bad in (b" -0.0010", b"999.9999"):  # well-formed there
+        assert signed[1, 0] == float(bad)
+    else:
+        assert signed is None, bad
+
+
+def test_fixed_width_rows_refuse_irregular_lines():
+    assert vasprun_numbers.fixed_width_rows(ROWS.replace(b"<r>  0.2275", b"<r>   0.2275"), 3) is None  # ragged
+    assert vasprun_numbers.fixed_width_rows(ROWS.replace(b" </r>", b"  1.0000 </r>"), 3) is None  # 4 fields
+    assert vasprun_numbers.fixed_width_rows(ROWS.replace(b"   <r> 99", b"   <x> 99"), 3) is None  # not a row
+    assert vasprun_numbers.fixed_width_rows(SIGNED.replace(b"   -69.0000", b"  -169.0000"), 2) is None  # >= 100
+    assert vasprun_numbers.fixed_width_rows(ROWS + b"   <r>  0.1000  0.2000  0.3000 </r> \n", 3) is None
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,253 @@
+"""The ``<r>`` rows of a vasprun.xml array block -> float64, exactly as ``float()`` reads them (helper of
+:mod:`dftflow.vasp.vasprun_arrays`).
+
+Why: in a 256-atom hybrid run with LORBIT = 11 almost all of vasprun.xml is ``<r>`` rows, ~60 million
+numbers in a 645.6 MB file. ``numpy.loadtxt`` converts ~20-40 million numbers a second here; the
+fixed-width layout VASP writes can be converted several times faster by integer arithmetic on the bytes.
+
+How (:func:`fixed_width_rows`): VASP writes every row of a block with one Fortran format, e.g.
+``<r>  0.2275  0.0010 ...</r>`` (f8.4) in ``<projected>`` or ``<r>   -69.0000     0.0000 ...</r>`` (f11.4)
+in ``<dos>``, so a run of rows between two ``<set>`` lines is a byte matrix (rows, line width) seen by
+numpy without a copy. The last 8 characters of each field, read as a little-endian uint64, become their
+digits in three multiply-shift-mask steps (the classic SWAR 8-digit parse); the integer mantissa is
+exact, so mantissa / 10**decimals is the correctly rounded double, which is what ``float()`` of the text
+gives (and a '-' gives -0.0 for "-0.0000" as float() does). Every character is checked: the line
+prefix and suffix against the first row, the characters before the last 8 of a field must be blanks,
+and the last 8 must read ``blanks, an optional '-', digits, '.', the block's number of decimals``.
+Anything else (VASP's '*****' overflow, exponents, a damaged row, a number of 1000 or more in an f11.4
+field) makes :func:`fixed_width_rows` return None for that sub-block, and the caller converts it with
+``numpy.loadtxt`` instead. numpy releases the GIL in these bulk operations, so two threads convert two
+pieces at once.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+SUB_ROWS = 1024  # rows converted at a time: the uint64 temporaries stay in the core's L1/L2 cache
+_U = np.uint64
+_ASCII0 = _U(0x3030303030303030)
+_LOW_NIBBLES = _U(0x0F0F0F0F0F0F0F0F)
+_SPACES_X = _U(0x1010101010101010)  # ' ' ^ '0' in every byte
+_MINUS_X = _U(0x0D0D0D0D0D0D0D0D)  # ('-' ^ '0') ^ (' ' ^ '0') in every byte
+_NOT_DIGIT_ADD, _HIGH_BITS = _U(0x7676767676767676), _U(0x8080808080808080)
+_S8, _S7, _S16, _S32 = _U(8), _U(7), _U(16), _U(32)
+_M1, _M2, _M3 = _U(0x00FF00FF00FF00FF), _U(0x0000FFFF0000FFFF), _U(0x00000000FFFFFFFF)
+_ALL_INT = 0xFFFFFFFFFFFFFFFF
+_ALL, _ALL_BLANK = _U(_ALL_INT), _U(0x2020202020202020)
+_BYTE = [_U(0xFF << (8 * k)) for k in range(8)]
+
+
+class _Layout:
+    """Constants for an 8-character window whose decimal point is character `point` (1..6)."""
+
+    def __init__(self, point: int):
+        self.point, self.decimals = point, 7 - point
+        self.scale = 10.0**self.decimals
+        below = sum(_BYTE[k] for k in range(point))  # integer part: characters 0 .. point-1
+        self.integer, self.fraction = _U(below), _U(sum(_BYTE[k] for k in range(point + 1, 8)))
+        self.dot_mask, self.dot = _BYTE[point], _U(0x1E << (8 * point))  # '.' ^ '0' = 0x1E
+        self.sign_region = _U(sum(_BYTE[k] for k in range(point - 1)) & int(_HIGH_BITS))  # may hold ' ', '-'
+        self.digit_region = _U(int(_HIGH_BITS) & ~int(self.sign_region))  # characters point-1 .. 7
+        self.dot_flag = _U(0x80 << (8 * point))
+        # the usual number: blanks before its one integer digit (e.g. '  0.2275'), as characters ^ '0'
+        self.fixed = _U(sum(_BYTE[k] for k in range(point - 1)) | int(self.dot_mask))
+        self.template = _U((int(_SPACES_X) & sum(_BYTE[k] for k in range(point - 1))) | int(self.dot))
+
+
+_LAYOUTS = {p: _Layout(p) for p in range(1, 7)}
+
+
+def fixed_width_rows(
+    buf: bytes, ncols: int, reduce_rows: bool = False, start: int = 0, end: int | None = None
+) -> np.ndarray | None:
+    """The <r> rows of buf[start:end] (whole lines; <set> lines anywhere) as (rows, ncols) float64, or each
+    row's sum (rows,) with `reduce_rows` (numpy's own sum over the row, as ``array.sum(axis=-1)`` gives);
+    None when they are not in one fixed-width layout (the caller then uses numpy.loadtxt)."""
+    end = len(buf) if end is None else end
+    runs = _row_runs(buf, start, end)
+    if runs is None:
+        return None
+    if not runs:
+        return np.empty((0,) if reduce_rows else (0, ncols))
+    first = bytes(buf[runs[0][0] : buf.index(b"\n", runs[0][0]) + 1])
+    layout = _row_layout(first, ncols)
+    if layout is None:
+        return None
+    width, c0, field, window = layout
+    view = memoryview(buf)
+    text = b"".join(view[a:b] for a, b in runs) if len(runs) > 1 else view[runs[0][0] : runs[0][1]]
+    if len(text) % width:
+        return None
+    lines = np.frombuffer(text, np.uint8).reshape(-1, width)
+    out = np.empty((len(lines),) if reduce_rows else (len(lines), ncols))
+    if not _Frame(first, c0, c0 + field * ncols).matches(text, 0, len(lines)):
+        return None
+    signed = buf.find(b"-", start, end) >= 0
+    scratch = _Scratch((min(SUB_ROWS, len(lines)), ncols))
+    for i in range(0, len(lines), SUB_ROWS):
+        block = lines[i : i + SUB_ROWS]
+        values = _convert(text, i, len(block), width, c0, field, ncols, window, scratch, signed)
+        if values is None:
+            return None
+        if reduce_rows:
+            values.sum(axis=1, out=out[i : i + len(block)])
+        else:
+            out[i : i + len(block)] = values
+    return out
+
+
+def _row_runs(buf, start: int, end: int) -> list[tuple[int, int]] | None:
+    """(start, end) byte ranges of the row lines between <set ...> / </set> lines; None if a line with an
+    'e' (only set lines have one: 'set', 'comment') is not a set line."""
+    runs = []
+    while (e := buf.find(b"e", start, end)) >= 0:
+        line = buf.rfind(b"\n", start, e) + 1 or start
+        stop = buf.find(b"\n", e, end) + 1 or end
+        if buf.find(b"set", line, stop) < 0:
+            return None
+        if line > start:
+            runs.append((start, line))
+        start = stop
+    while end > start and buf[end - 1] in b" \t":  # the last piece of an array ends with the indentation of </array>
+        end -= 1
+    if end > start:
+        runs.append((start, end))
+    return runs
+
+
+def _row_layout(first: bytes, ncols: int):
+    """(line width, first field column, field width, point layout) of a row line like the first one."""
+    c0 = first.find(b"<r>") + 3
+    c1 = first.rfind(b"</r>")
+    if c0 < 3 or c1 < c0 or not first.endswith(b"\n"):
+        return None
+    c1 = len(first[:c1].rstrip(b" "))  # fields end at the last digit; the blanks before </r> are suffix
+    span = c1 - c0
+    if span <= 0 or span % ncols:
+        return None
+    field = span // ncols
+    if not 8 <= field <= 16 or (field > 8 and c0 + field < 16):  # the blanks before the last 8: one word
+        return None
+    window = first[c0 + field - 8 : c0 + field]
+    point = window.find(b".")
+    if point not in _LAYOUTS:
+        return None
+    return len(first), c0, field, _LAYOUTS[point]
+
+
+class _Frame:
+    """The bytes around the fields of a row line (indentation, <r>, </r>, newline), compared as 8-byte words
+    (read unaligned, one per line) with those of the first row."""
+
+    def __init__(self, first: bytes, c0: int, c1: int):
+        self.width = len(first)
+        starts = list(range(0, c0 - 8, 8)) + [c0 - 8] if c0 >= 8 else []
+        self.words = [(o, _ALL, int.from_bytes(first[o : o + 8], "little")) for o in starts]
+        tail = self.width - 8  # the last word: end of the last field (masked out) and the suffix
+        keep = _U((1 << 64) - (1 << (8 * (c1 - tail)))) if c1 > tail else _ALL
+        self.words.append((tail, keep, int.from_bytes(first[tail:], "little") & int(keep)))
+        self.short_prefix = first[:c0] if c0 < 8 else None
+
+    def matches(self, text, first_line: int, n: int) -> bool:
+        base = first_line * self.width
+        if self.short_prefix is not None:
+            lines = np.frombuffer(text, np.uint8, n * self.width, base).reshape(n, self.width)
+            if not (lines[:, : len(self.short_prefix)] == np.frombuffer(self.short_prefix, np.uint8)).all():
+                return False
+        for offset, keep, expected in self.words:
+            words = np.ndarray((n,), "<u8", text, base + offset, (self.width,))
+            if ((words & keep) != _U(expected)).any():
+                return False
+        return True
+
+
+class _Scratch:
+    """uint64 work arrays for one sub-block (allocated once per piece: no allocation per operation)."""
+
+    def __init__(self, shape):
+        self.f, self.v, self.t, self.blanks, self.x = (np.empty(shape, _U) for _ in range(5))
+        self.negative = np.empty(shape, bool)
+        self.values = np.empty(shape)
+
+
+def _convert(text, line0: int, n: int, width: int, c0: int, field: int, ncols: int, layout: _Layout, scratch, signed):
+    """The fields of the n row lines of text from line line0 -> (n, ncols) float64, or None if any
+    character is off. A field's last 8 characters are one (unaligned) uint64 of the text."""
+    base = line0 * width
+    f = scratch.f[:n]
+    f[...] = np.ndarray((n, ncols), "<u8", text, base + c0 + field - 8, (width, field))
+    v, t, blanks, x = scratch.v[:n], scratch.t[:n], scratch.blanks[:n], scratch.x[:n]
+    if field > 8:  # the characters before the last 8 are blanks (the 8 bytes before those, masked)
+        np.copyto(x, np.ndarray((n, ncols), "<u8", text, base + c0 + field - 16, (width, field)))
+        x &= layout_high(field)
+        if (x != (_ALL_BLANK & layout_high(field))).any():
+            return None
+    np.bitwise_xor(f, _ASCII0, out=v)  # digits -> 0..9, ' ' -> 0x10, '-' -> 0x1D, '.' -> 0x1E
+    if not signed:  # the common case first, e.g. '  0.2275': blanks up to the last integer digit
+        np.bitwise_xor(v, layout.template, out=x)  # -> the digit values, 0 for those blanks and the point
+        np.add(x, _NOT_DIGIT_ADD, out=t)
+        t |= x
+        t &= _HIGH_BITS
+        np.bitwise_and(x, layout.fixed, out=blanks)
+        t |= blanks
+        if not t.any():
+            return _mantissa_over_scale(x, t, layout, scratch.values[:n])
+    np.add(v, _NOT_DIGIT_ADD, out=t)
+    t |= v
+    t &= _HIGH_BITS  # 0x80 in every byte that is not a digit
+    np.bitwise_and(t, layout.sign_region, out=blanks)
+    blanks >>= _S7
+    blanks *= _U(0xFF)  # 0xFF in the non-digits before the last integer digit: blanks and a '-'
+    t &= layout.digit_region
+    t ^= layout.dot_flag  # from the last integer digit on, exactly one non-digit: the point
+    np.add(blanks, _U(1), out=x)
+    x &= blanks
+    t |= x  # the non-digits before the number are a prefix
+    np.bitwise_or(blanks, layout.dot_mask, out=x)
+    x &= v
+    x ^= (blanks & _SPACES_X) | layout.dot  # 0 for a blank and for the point, 0x0D for a '-'
+    if signed:
+        negative = np.not_equal(x, 0, out=scratch.negative[:n])
+        np.right_shift(blanks, _S8, out=f)
+        f ^= blanks
+        f &= _MINUS_X  # where a '-' may be: the last non-digit before the number
+        x ^= f
+        x *= negative
+    t |= x
+    if field == 8:  # the field starts with a blank (else it is glued to the one before)
+        np.bitwise_and(v, _U(0xFF), out=x)
+        x ^= _U(0x10)
+        t |= x
+    if t.any():
+        return None
+    np.bitwise_and(v, _LOW_NIBBLES & ~layout.dot_mask, out=x)  # digit values, blanks and the point -> 0
+    if signed:
+        blanks ^= _ALL
+        x &= blanks  # and the '-'
+    values = _mantissa_over_scale(x, t, layout, scratch.values[:n])
+    if signed:
+        np.negative(values, out=values, where=negative)
+    return values
+
+
+def _mantissa_over_scale(x, t, layout: _Layout, values):
+    """x: digit values by character (0 in the point and blanks) -> the numbers (x and t are overwritten)."""
+    np.bitwise_and(x, layout.integer, out=t)
+    t *= _U(255)
+    x += t  # the integer digits moved up by one byte, over the point: 8 digits with a leading 0
+    x *= _U(2561)  # 10 << 8 | 1: pairs of digits
+    x >>= _S8
+    x &= _M1
+    x *= _U(6553601)  # 100 << 16 | 1: groups of 4
+    x >>= _S16
+    x &= _M2
+    x *= _U(42949672960001)  # 10000 << 32 | 1: the mantissa, an exact integer < 10**7
+    x >>= _S32
+    np.divide(x.view(np.int64), layout.scale, out=values)  # exact integer / 10**decimals: correctly rounded
+    return values
+
+
+def layout_high(field: int):
+    """Mask of the bytes of the uint64 that ends 8 characters before a field's end which are in the field."""
+    return _U(_ALL_INT & ~((1 << (8 * (16 - field))) - 1)) if field < 16 else _ALL
