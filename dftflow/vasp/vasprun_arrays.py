@@ -33,11 +33,12 @@ import os
 import re
 import warnings
 from collections import deque
+from concurrent.futures import Future
 
 import numpy as np
 
 from dftflow.errors import InputError
-from dftflow.vasp.vasprun_numbers import fixed_width_rows
+from dftflow.vasp.vasprun_numbers import FixedWidthRows, fixed_width_rows
 
 CHUNK = 1 << 22  # bytes read at a time; also the size of the pieces converted in parallel
 _BLOCK = re.compile(rb"<(eigenvalues|projected|dos|eigenvalues_kpoints_opt|projected_kpoints_opt)[\s>]")
@@ -220,7 +221,14 @@ class BlockStream:
         """
         self._expect(b"<array")
         fields = [f.strip().decode() for f in _FIELD.findall(self._take_before(b"<set"))]
-        rows, pending = _Rows(self._bytes_left(), len(fields), reduce_rows), deque()
+        bytes_left = self._bytes_left()
+        if bytes_left is not None:
+            data = self._array_in_place(bytes_left, len(fields), reduce_rows)
+            self.pos += len(b"</array>")
+            if not len(data):
+                self._corrupted("empty <array>")
+            return fields, data
+        rows, pending = _Rows(len(fields), reduce_rows), deque()
         limit = 2 * getattr(self.pool, "_max_workers", 1)
         for piece in self._pieces_before(b"</array>"):
             if self.pool is None:
@@ -236,6 +244,28 @@ class BlockStream:
             self._corrupted("empty <array>")
         return fields, rows.array()
 
+    def _array_in_place(self, bytes_left: int, ncols: int, reduce_rows: bool) -> np.ndarray:
+        """The rows converted straight into one array allocated for as many rows as the bytes left in the
+        file could hold (virtual memory: only the pages written become resident) and shrunk in place at the
+        end. Each piece learns where its rows go from the piece before it (a chain of futures)."""
+        out = np.empty((bytes_left // (8 + 2 * ncols) + 1, *(() if reduce_rows else (ncols,))))
+        before, pending = None, deque()
+        limit = 2 * getattr(self.pool, "_max_workers", 1)
+        for piece in self._pieces_before(b"</array>"):
+            after = Future()
+            task = (*piece, ncols, self.name, out, before, after)
+            if self.pool is None:
+                convert_in_place(*task)
+            else:
+                pending.append(self.pool.submit(convert_in_place, *task))
+            before = after
+            while len(pending) >= limit:
+                pending.popleft().result()
+        while pending:
+            pending.popleft().result()
+        out.resize((before.result() if before is not None else 0, *out.shape[1:]), refcheck=False)  # no views left
+        return out
+
     def _bytes_left(self) -> int | None:
         """Bytes from pos to the end of an uncompressed file (None for a compressed one)."""
         if not isinstance(self.raw, io.BufferedReader):
@@ -247,16 +277,11 @@ class BlockStream:
 
 
 class _Rows:
-    """Converted pieces appended in order into one array, so that a block is never held twice, as
-    concatenating the pieces would. When the bytes left in the file are known, the array is allocated for
-    as many rows as they could hold (virtual memory: only the pages written become resident) and shrunk in
-    place at the end; otherwise (compressed files) it grows by copying."""
+    """Converted pieces of a compressed file appended in order into one array that grows by copying."""
 
-    def __init__(self, bytes_left: int | None, ncols: int, reduce_rows: bool):
+    def __init__(self, ncols: int, reduce_rows: bool):
         self.tail = () if reduce_rows else (ncols,)
-        shortest = 8 + 2 * ncols  # bytes of a row line: '<r>', a digit and a blank per field, '</r>', newline
-        rows = bytes_left // shortest + 1 if bytes_left is not None else 1 << 12
-        self.data, self.n = np.empty((rows, *self.tail)), 0
+        self.data, self.n = np.empty((1 << 12, *self.tail)), 0
 
     def add(self, part: np.ndarray) -> None:
         if self.n + len(part) > len(self.data):
@@ -269,6 +294,29 @@ class _Rows:
     def array(self) -> np.ndarray:
         self.data.resize((self.n, *self.tail), refcheck=False)  # in place: realloc to a smaller size
         return self.data
+
+
+def convert_in_place(buf, start: int, end: int, ncols: int, name: str, out, before: Future | None, after: Future):
+    """Converts the rows of buf[start:end] into out (rows, ncols), or their sums into out (rows,), from the
+    row where the piece before ends (`before`); tells the next piece where this one ends (`after`)."""
+    try:
+        rows = FixedWidthRows.of(buf, ncols, start, end)
+        parsed = _rows(buf[start:end], ncols, name) if rows is None else None
+        n = rows.n if rows is not None else len(parsed)
+        first = before.result() if before is not None else 0
+        if first + n > len(out):  # not reached: out has room for the shortest possible rows
+            raise ValueError(f"{name}: more rows than bytes")
+        after.set_result(first + n)
+    except BaseException as exc:
+        after.set_exception(exc)  # the pieces after this one fail too, instead of waiting
+        raise
+    dest = out[first : first + n]
+    if rows is not None and not rows.convert_into(dest):
+        parsed = _rows(buf[start:end], ncols, name)  # a line the fast path refuses: all of it by loadtxt
+        if len(parsed) != n:
+            _corrupted(name, f"{len(parsed)} array rows in {n} lines")
+    if parsed is not None:
+        dest[...] = parsed.sum(axis=1) if out.ndim == 1 else parsed
 
 
 def convert_rows(buf, start: int, end: int, ncols: int, reduce_rows: bool, name: str) -> np.ndarray:

@@ -64,37 +64,53 @@ def fixed_width_rows(
     """The <r> rows of buf[start:end] (whole lines; <set> lines anywhere) as (rows, ncols) float64, or each
     row's sum (rows,) with `reduce_rows` (numpy's own sum over the row, as ``array.sum(axis=-1)`` gives);
     None when they are not in one fixed-width layout (the caller then uses numpy.loadtxt)."""
-    end = len(buf) if end is None else end
-    runs = _row_runs(buf, start, end)
-    if runs is None:
+    rows = FixedWidthRows.of(buf, ncols, start, len(buf) if end is None else end)
+    if rows is None:
         return None
-    if not runs:
-        return np.empty((0,) if reduce_rows else (0, ncols))
-    first = bytes(buf[runs[0][0] : buf.index(b"\n", runs[0][0]) + 1])
-    layout = _row_layout(first, ncols)
-    if layout is None:
-        return None
-    width, c0, field, window = layout
-    view = memoryview(buf)
-    text = b"".join(view[a:b] for a, b in runs) if len(runs) > 1 else view[runs[0][0] : runs[0][1]]
-    if len(text) % width:
-        return None
-    lines = np.frombuffer(text, np.uint8).reshape(-1, width)
-    out = np.empty((len(lines),) if reduce_rows else (len(lines), ncols))
-    if not _Frame(first, c0, c0 + field * ncols).matches(text, 0, len(lines)):
-        return None
-    signed = buf.find(b"-", start, end) >= 0
-    scratch = _Scratch((min(SUB_ROWS, len(lines)), ncols))
-    for i in range(0, len(lines), SUB_ROWS):
-        block = lines[i : i + SUB_ROWS]
-        values = _convert(text, i, len(block), width, c0, field, ncols, window, scratch, signed)
-        if values is None:
+    out = np.empty((rows.n,) if reduce_rows else (rows.n, ncols))
+    return out if rows.convert_into(out) else None
+
+
+class FixedWidthRows:
+    """The row lines of a piece, all in the layout of the first one; ``n`` of them."""
+
+    @classmethod
+    def of(cls, buf, ncols: int, start: int, end: int) -> FixedWidthRows | None:
+        """None when the lines are not all of one width, indentation and number of fields."""
+        runs = _row_runs(buf, start, end)
+        if runs is None:
             return None
-        if reduce_rows:
-            values.sum(axis=1, out=out[i : i + len(block)])
-        else:
-            out[i : i + len(block)] = values
-    return out
+        if not runs:
+            return cls(b"", 0, 1, 0, 8, ncols, _LAYOUTS[3], False)
+        first = bytes(buf[runs[0][0] : buf.index(b"\n", runs[0][0]) + 1])
+        layout = _row_layout(first, ncols)
+        if layout is None:
+            return None
+        width, c0, field, window = layout
+        view = memoryview(buf)
+        text = b"".join(view[a:b] for a, b in runs) if len(runs) > 1 else view[runs[0][0] : runs[0][1]]
+        if len(text) % width or not _Frame(first, c0, c0 + field * ncols).matches(text, 0, len(text) // width):
+            return None
+        return cls(text, len(text) // width, width, c0, field, ncols, window, buf.find(b"-", start, end) >= 0)
+
+    def __init__(self, text, n, width, c0, field, ncols, layout, signed):
+        self.text, self.n, self.width, self.c0, self.field = text, n, width, c0, field
+        self.ncols, self.layout, self.signed = ncols, layout, signed
+
+    def convert_into(self, out: np.ndarray) -> bool:
+        """The numbers into out (n, ncols), or each row's sum into out (n,); False (out partly written) if a
+        character is off."""
+        scratch = _Scratch((min(SUB_ROWS, self.n), self.ncols))
+        for i in range(0, self.n, SUB_ROWS):
+            n = min(SUB_ROWS, self.n - i)
+            dest = scratch.values[:n] if out.ndim == 1 else out[i : i + n]
+            values = _convert(self.text, i, n, self.width, self.c0, self.field, self.ncols, self.layout, scratch,
+                              self.signed, dest)  # fmt: skip
+            if values is None:
+                return False
+            if out.ndim == 1:
+                values.sum(axis=1, out=out[i : i + n])
+        return True
 
 
 def _row_runs(buf, start: int, end: int) -> list[tuple[int, int]] | None:
@@ -171,8 +187,9 @@ class _Scratch:
         self.values = np.empty(shape)
 
 
-def _convert(text, line0: int, n: int, width: int, c0: int, field: int, ncols: int, layout: _Layout, scratch, signed):
-    """The fields of the n row lines of text from line line0 -> (n, ncols) float64, or None if any
+def _convert(text, line0: int, n: int, width: int, c0: int, field: int, ncols: int, layout: _Layout, scratch, signed,
+             dest):  # fmt: skip
+    """The fields of the n row lines of text from line line0 -> dest (n, ncols) float64, or None if any
     character is off. A field's last 8 characters are one (unaligned) uint64 of the text."""
     base = line0 * width
     f = scratch.f[:n]
@@ -192,7 +209,7 @@ def _convert(text, line0: int, n: int, width: int, c0: int, field: int, ncols: i
         np.bitwise_and(x, layout.fixed, out=blanks)
         t |= blanks
         if not t.any():
-            return _mantissa_over_scale(x, t, layout, scratch.values[:n])
+            return _mantissa_over_scale(x, t, layout, dest)
     np.add(v, _NOT_DIGIT_ADD, out=t)
     t |= v
     t &= _HIGH_BITS  # 0x80 in every byte that is not a digit
@@ -225,7 +242,7 @@ def _convert(text, line0: int, n: int, width: int, c0: int, field: int, ncols: i
     if signed:
         blanks ^= _ALL
         x &= blanks  # and the '-'
-    values = _mantissa_over_scale(x, t, layout, scratch.values[:n])
+    values = _mantissa_over_scale(x, t, layout, dest)
     if signed:
         np.negative(values, out=values, where=negative)
     return values

@@ -186,12 +186,15 @@ def test_small_chunks_and_the_loadtxt_path_give_the_same_numbers(monkeypatch):
         assert all(np.array_equal(fast.pdos[i][o][s], p[o][s]) for i, p in enumerate(ref.pdos) for o in p for s in p[o])
 
 
-ROWS = b'  <set comment="band 1">\n   <r>  0.2275 10.0001  0.0000 </r>\n   <r> 99.9999  0.0010  1.5000 </r>\n  </set>\n'
-SIGNED = b"  <set>\n   <r>   -69.0000     0.0000 </r>\n   <r>    -0.0000    12.3456 </r>\n   <r>     1.5000    -9.1000 </r>\n"
+ROWS = b'  <set comment="band 1">\n   <r>  0.2275 10.0001  0.0000 </r>\n   <r> 99.9999  0.0010  1.5000 </r>\n'
+ROWS += b"  </set>\n"  # <projected>'s layout (f8.4)
+SIGNED = b"  <set>\n   <r>   -69.0000     0.0000 </r>\n   <r>    -0.0000    12.3456 </r>\n"
+SIGNED += b"   <r>     1.5000    -9.1000 </r>\n"  # <dos>'s layout (f11.4)
 
 
 def test_fixed_width_rows_are_read_exactly_as_float_reads_them():
-    for text in (ROWS, SIGNED, SIGNED.replace(b"     1.5000", b"    -1.5000"), ROWS.replace(b"<r>  0.2275", b"<r> -0.2275")):
+    more = (SIGNED.replace(b"     1.5000", b"    -1.5000"), ROWS.replace(b"<r>  0.2275", b"<r> -0.2275"))
+    for text in (ROWS, SIGNED, *more):
         ncols = 3 if text.startswith(b"  <set comment") else 2
         values = vasprun_numbers.fixed_width_rows(text, ncols)
         expected = [[float(t) for t in line.split(b"<r>")[1].split(b"</r>")[0].split()] for line in
