@@ -154,8 +154,25 @@ class BlockStream:
             if cut >= self.pos:
                 yield self.buf, self.pos, cut + 1
                 self.pos = cut + 1
-            if not self._fill():
-                self._truncated(f"an array (no {token.decode()})")
+            joint = self._next_buffer(token)
+            if joint:
+                yield joint, 0, len(joint)
+
+    def _next_buffer(self, token: bytes) -> bytes | None:
+        """Read the next chunk inside an array. The line cut by the end of the buffer, completed from the
+        new chunk, is returned as a piece of its own, so that the chunk becomes the buffer as it is
+        (joining the two would copy the chunk); None when the rest of the buffer was joined instead."""
+        rest = self.buf[self.pos :]
+        data = self.raw.read(CHUNK) if not self.eof else b""
+        if not data:
+            self.eof = True
+            self._truncated(f"an array (no {token.decode()})")
+        nl = data.find(b"\n", 0, 1 << 16)
+        if rest and nl >= 0 and len(rest) < 1 << 16 and token not in (joint := rest + data[: nl + 1]):
+            self.buf, self.pos, self.next_block = data, nl + 1, None
+            return joint
+        self.buf, self.pos, self.next_block = rest + data if rest else data, 0, None
+        return None
 
     def _find_in_buffer(self, token: bytes) -> int:
         """buf.find(token, pos); '</array>' by its 'y', which no row or <set> line has: a memchr search,

@@ -52,10 +52,13 @@ class _Layout:
         self.dot_flag = _U(0x80 << (8 * point))
         # the usual number: blanks before its one integer digit (e.g. '  0.2275'), as characters ^ '0'
         self.fixed = _U(sum(_BYTE[k] for k in range(point - 1)) | int(self.dot_mask))
-        self.template = _U((int(_SPACES_X) & sum(_BYTE[k] for k in range(point - 1))) | int(self.dot))
+        template = (int(_SPACES_X) & sum(_BYTE[k] for k in range(point - 1))) | int(self.dot)
+        self.template_text = _U(template ^ int(_ASCII0))  # its characters
 
 
 _LAYOUTS = {p: _Layout(p) for p in range(1, 7)}
+_NONE = np.zeros(64, bool)  # no odd column (read only)
+_NONE.flags.writeable = False
 
 
 def fixed_width_rows(
@@ -99,17 +102,33 @@ class FixedWidthRows:
 
     def convert_into(self, out: np.ndarray) -> bool:
         """The numbers into out (n, ncols), or each row's sum into out (n,); False (out partly written) if a
-        character is off."""
+        character is off. Columns that are not all the usual number (see :func:`_convert`) are converted
+        once more for the whole piece by the general check (for sums, for the sub-block)."""
         scratch = _Scratch((min(SUB_ROWS, self.n), self.ncols))
+        odd = np.zeros(self.ncols, bool)
         for i in range(0, self.n, SUB_ROWS):
             n = min(SUB_ROWS, self.n - i)
             dest = scratch.values[:n] if out.ndim == 1 else out[i : i + n]
-            values = _convert(self.text, i, n, self.width, self.c0, self.field, self.ncols, self.layout, scratch,
-                              self.signed, dest)  # fmt: skip
-            if values is None:
+            here = _convert(self.text, i, n, self.width, self.c0, self.field, self.ncols, self.layout, scratch, dest)
+            if here is None:
                 return False
             if out.ndim == 1:
-                values.sum(axis=1, out=out[i : i + n])
+                if here.any() and not self._general_into(dest, i, n, here):
+                    return False
+                dest.sum(axis=1, out=out[i : i + n])
+            else:
+                odd |= here
+        return not odd.any() or self._general_into(out, 0, self.n, odd)
+
+    def _general_into(self, dest, line0: int, n: int, columns) -> bool:
+        """The given columns of n lines from line0 by the general check, into dest (n, ncols)."""
+        columns = np.flatnonzero(columns)
+        fields = np.ndarray((n, self.ncols), "<u8", self.text, line0 * self.width + self.c0 + self.field - 8,
+                            (self.width, self.field))[:, columns]  # fmt: skip
+        values = _general(fields, self.layout, self.signed, self.field == 8, np.empty(fields.shape))
+        if values is None:
+            return False
+        dest[:, columns] = values
         return True
 
 
@@ -136,7 +155,7 @@ def _row_layout(first: bytes, ncols: int):
     """(line width, first field column, field width, point layout) of a row line like the first one."""
     c0 = first.find(b"<r>") + 3
     c1 = first.rfind(b"</r>")
-    if c0 < 3 or c1 < c0 or not first.endswith(b"\n"):
+    if c0 < 3 or c1 < c0 or not first.endswith(b"\n") or not 0 < ncols <= len(_NONE):
         return None
     c1 = len(first[:c1].rstrip(b" "))  # fields end at the last digit; the blanks before </r> are suffix
     span = c1 - c0
@@ -182,69 +201,70 @@ class _Scratch:
     """uint64 work arrays for one sub-block (allocated once per piece: no allocation per operation)."""
 
     def __init__(self, shape):
-        self.f, self.v, self.t, self.blanks, self.x = (np.empty(shape, _U) for _ in range(5))
-        self.negative = np.empty(shape, bool)
+        self.f, self.v, self.t, self.x = (np.empty(shape, _U) for _ in range(4))
         self.values = np.empty(shape)
 
 
-def _convert(text, line0: int, n: int, width: int, c0: int, field: int, ncols: int, layout: _Layout, scratch, signed,
-             dest):  # fmt: skip
-    """The fields of the n row lines of text from line line0 -> dest (n, ncols) float64, or None if any
-    character is off. A field's last 8 characters are one (unaligned) uint64 of the text."""
+def _convert(text, line0: int, n: int, width: int, c0: int, field: int, ncols: int, layout: _Layout, scratch, dest):
+    """The fields of the n row lines of text from line line0 as the usual number (e.g. '  0.2275': blanks,
+    one integer digit, the point, the decimals) -> dest (n, ncols) float64. Returns the columns (bool) where
+    a field is not that (their values in dest are wrong: the caller converts them again by the general
+    check), or None if a field is not even blanks followed by its last 8 characters. A field's last 8
+    characters are one (unaligned) uint64 of the text."""
     base = line0 * width
-    f = scratch.f[:n]
+    f, t, x = scratch.f[:n], scratch.t[:n], scratch.x[:n]
     f[...] = np.ndarray((n, ncols), "<u8", text, base + c0 + field - 8, (width, field))
-    v, t, blanks, x = scratch.v[:n], scratch.t[:n], scratch.blanks[:n], scratch.x[:n]
     if field > 8:  # the characters before the last 8 are blanks (the 8 bytes before those, masked)
         np.copyto(x, np.ndarray((n, ncols), "<u8", text, base + c0 + field - 16, (width, field)))
         x &= layout_high(field)
         if (x != (_ALL_BLANK & layout_high(field))).any():
             return None
-    np.bitwise_xor(f, _ASCII0, out=v)  # digits -> 0..9, ' ' -> 0x10, '-' -> 0x1D, '.' -> 0x1E
-    if not signed:  # the common case first, e.g. '  0.2275': blanks up to the last integer digit
-        np.bitwise_xor(v, layout.template, out=x)  # -> the digit values, 0 for those blanks and the point
-        np.add(x, _NOT_DIGIT_ADD, out=t)
-        t |= x
-        t &= _HIGH_BITS
-        np.bitwise_and(x, layout.fixed, out=blanks)
-        t |= blanks
-        if not t.any():
-            return _mantissa_over_scale(x, t, layout, dest)
-    np.add(v, _NOT_DIGIT_ADD, out=t)
+    np.bitwise_xor(f, layout.template_text, out=x)  # the digit values, 0 for the template's blanks and point
+    np.add(x, _NOT_DIGIT_ADD, out=t)
+    t |= x
+    t &= _HIGH_BITS  # 0x80 in every byte that is not a digit value
+    np.bitwise_and(x, layout.fixed, out=scratch.v[:n])
+    t |= scratch.v[:n]  # and in the template's blanks and point: exactly 0
+    odd = np.bitwise_or.reduce(t, axis=0) != 0 if t.any() else _NONE[:ncols]
+    _mantissa_over_scale(x, t, layout, dest)
+    return odd
+
+
+def _general(f, layout: _Layout, signed: bool, first_blank: bool, dest):
+    """Fields (uint64: their last 8 characters) -> dest, or None: blanks, an optional '-' and digits before
+    the last integer digit, then the point and the decimals."""
+    v = f ^ _ASCII0  # digits -> 0..9, ' ' -> 0x10, '-' -> 0x1D, '.' -> 0x1E
+    t = v + _NOT_DIGIT_ADD
     t |= v
     t &= _HIGH_BITS  # 0x80 in every byte that is not a digit
-    np.bitwise_and(t, layout.sign_region, out=blanks)
+    blanks = t & layout.sign_region
     blanks >>= _S7
     blanks *= _U(0xFF)  # 0xFF in the non-digits before the last integer digit: blanks and a '-'
     t &= layout.digit_region
     t ^= layout.dot_flag  # from the last integer digit on, exactly one non-digit: the point
-    np.add(blanks, _U(1), out=x)
+    x = blanks + _U(1)
     x &= blanks
     t |= x  # the non-digits before the number are a prefix
     np.bitwise_or(blanks, layout.dot_mask, out=x)
     x &= v
     x ^= (blanks & _SPACES_X) | layout.dot  # 0 for a blank and for the point, 0x0D for a '-'
+    negative = x != 0
     if signed:
-        negative = np.not_equal(x, 0, out=scratch.negative[:n])
-        np.right_shift(blanks, _S8, out=f)
-        f ^= blanks
-        f &= _MINUS_X  # where a '-' may be: the last non-digit before the number
-        x ^= f
+        minus = blanks >> _S8
+        minus ^= blanks
+        minus &= _MINUS_X  # where a '-' may be: the last non-digit before the number
+        x ^= minus
         x *= negative
     t |= x
-    if field == 8:  # the field starts with a blank (else it is glued to the one before)
-        np.bitwise_and(v, _U(0xFF), out=x)
-        x ^= _U(0x10)
-        t |= x
+    if first_blank:  # a field of 8 characters starts with a blank (else it is glued to the one before)
+        t |= (v & _U(0xFF)) ^ _U(0x10)
     if t.any():
         return None
     np.bitwise_and(v, _LOW_NIBBLES & ~layout.dot_mask, out=x)  # digit values, blanks and the point -> 0
-    if signed:
-        blanks ^= _ALL
-        x &= blanks  # and the '-'
+    blanks ^= _ALL
+    x &= blanks  # and the '-'
     values = _mantissa_over_scale(x, t, layout, dest)
-    if signed:
-        np.negative(values, out=values, where=negative)
+    np.negative(values, out=values, where=negative)
     return values
 
 

@@ -236,6 +236,23 @@ def test_fixed_width_rows_refuse_irregular_lines():
     assert vasprun_numbers.fixed_width_rows(ROWS + b"   <r>  0.1000  0.2000  0.3000 </r> \n", 3) is None
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_plain_files_in_small_pieces_match_pymatgen(tmp_path, monkeypatch, ceo2_text, threads):
+    """An uncompressed file: its pieces are converted straight into the block arrays, by 1 or 2 threads."""
+    ref = _read(CEO2, "pymatgen")
+    path = _write(tmp_path, ceo2_text)
+    monkeypatch.setattr(vasprun_arrays, "CHUNK", 50_001)
+    monkeypatch.setattr(vasprun_numbers, "SUB_ROWS", 333)
+    monkeypatch.setattr(vasprun_fast, "MAX_THREADS", threads)
+    fast = _quiet(FastVasprun, path, projections="full")
+    for spin in _spins(ref):
+        assert np.array_equal(fast.eigenvalues[spin], ref.eigenvalues[spin])
+        assert np.array_equal(fast.projected_eigenvalues[spin], ref.projected_eigenvalues[spin])
+        assert np.array_equal(fast.tdos.densities[spin], ref.tdos.densities[spin])
+    assert all(np.array_equal(fast.pdos[i][o][s], p[o][s]) for i, p in enumerate(ref.pdos) for o in p for s in p[o])
+    assert np.array_equal(_quiet(FastVasprun, path).atom_projections, _read(CEO2, "atom").atom_projections)
+
+
 @pytest.fixture(scope="module")
 def ceo2_text():
     return gzip.decompress(CEO2.read_bytes())
