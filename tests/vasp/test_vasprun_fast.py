@@ -140,15 +140,26 @@ def test_projections_match_pymatgen(path):
     assert none.projected_eigenvalues is None and none.atom_projections is None
 
 
-def test_run_arrays_of_dftflow_are_unchanged():
-    """dftflow's outputs.run_arrays gives the same blobs from a FastVasprun(projections='full')."""
-    directory = REAL / "GaN_Mg_Ga_defect" / "q=0"
-    ref, fast = _read(directory / "vasprun.xml.gz", "pymatgen"), _read(directory / "vasprun.xml.gz", "full")
+@pytest.mark.parametrize("path", FILES, ids=IDS)
+def test_run_arrays_of_dftflow_are_unchanged(path):
+    """dftflow's outputs.run_arrays from a FastVasprun gives the blobs it gave from pymatgen's Vasprun and
+    CompleteDos (the element/orbital sums by CompleteDos.get_element_spd_dos, as dftflow computed them)."""
+    directory = path.parent
+    ref, fast = _read(path, "pymatgen"), _read(path, "atom")
     a, b = outputs.run_arrays(fast, directory), outputs.run_arrays(ref, directory)
+    spins = _spins(ref)
+    dos = ref.complete_dos
+    expected = {"energies": np.array(dos.energies), "total": np.array([dos.densities[s] for s in spins])}
+    for element in dos.structure.composition.elements:
+        for orbital, part in dos.get_element_spd_dos(element).items():
+            expected[f"{element.symbol}_{orbital.name}"] = np.array([part.densities[s] for s in spins])
     assert a.keys() == b.keys() == {"eigenvalues", "dos", "projections"}
+    assert list(a["dos"]["arrays"]) == list(expected) and a["dos"]["meta"] == {"efermi": dos.efermi}
+    assert all(a["dos"]["arrays"][k].tobytes() == v.tobytes() for k, v in expected.items())  # bit for bit
     for name in b:
         assert a[name]["arrays"].keys() == b[name]["arrays"].keys()
         assert all(np.array_equal(a[name]["arrays"][k], b[name]["arrays"][k]) for k in b[name]["arrays"])
+        assert a[name]["meta"].keys() == b[name]["meta"].keys()
 
 
 @pytest.mark.parametrize("explicit", [False, True])
