@@ -8,6 +8,8 @@ measured when emmet-core is installed: pip install -e '.[bench]').
         writes a 2x2x2 WO3 (256 atoms) hybrid-static input folder, runs mock-vasp in it (when found),
         then benchmarks DIR/vasprun.xml
     python bench/parse.py --synthetic FILE         # writes bench/synth_vasprun.py's synthetic file first
+    --floor: also measure the floor (bench/parse_floor.py): the page-cache read of the file plus its numbers
+    at the best conversion rate measured on this machine, and how far FastVasprun is from it
 
 Each reader runs in a fresh subprocess that first imports its entry point (pymatgen.io.vasp.Vasprun,
 dftflow.vasp.vasprun_fast, dftflow.vasp.outputs, emmet.core.tasks), then calls it --repeat times (the
@@ -133,6 +135,20 @@ def worker(kind: str, path: str, repeat: int) -> None:
     import warnings
 
     warnings.simplefilter("ignore")
+    if kind == "floor":
+        sys.path.insert(0, str(Path(__file__).parent))
+        import parse_floor
+
+        from dftflow.vasp.vasprun_fast import FastVasprun
+
+        result = parse_floor.floor(Path(path))
+        times = []
+        for _ in range(3):
+            t = time.perf_counter()
+            FastVasprun(path)
+            times.append(time.perf_counter() - t)
+        print(json.dumps({**result, "fast_best_s": min(times)}))
+        return
     t0 = time.perf_counter()
     module = importlib.import_module(ENTRY[kind])
     out = {"kind": kind, "import_s": time.perf_counter() - t0}
@@ -277,6 +293,7 @@ def main(argv=None) -> int:
     ap.add_argument("--synthetic", type=Path, metavar="FILE", help="write the synthetic file first (synthetic!)")
     ap.add_argument("--repeat", type=int, default=3, help="calls per reader (first and best are reported)")
     ap.add_argument("--no-emmet", action="store_true", help="skip emmet-core's TaskDoc even when installed")
+    ap.add_argument("--floor", action="store_true", help="also measure the floor (read + best conversion rate)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
@@ -294,7 +311,21 @@ def main(argv=None) -> int:
         path = args.file
     else:
         ap.error("give a FILE, --make-input DIR or --synthetic FILE")
-    return 0 if benchmark(path, args.repeat, emmet=not args.no_emmet) else 1
+    ok = benchmark(path, args.repeat, emmet=not args.no_emmet)
+    if args.floor:
+        report_floor(path)
+    return 0 if ok else 1
+
+
+def report_floor(path: Path) -> None:
+    r = _run_worker("floor", path, 1)
+    fast, mb = r["fast_best_s"], path.stat().st_size / 1e6
+    print(f"floor       read {mb:.1f} MB from the page cache: {r['read_s']:.2f} s ({mb / r['read_s']:.0f} MB/s); "
+          f"{r['numbers'] / 1e6:.1f} million numbers")  # fmt: skip
+    for name, rate in r["rates"].items():
+        print(f"  {name:34s} {rate / 1e6:7.1f} million numbers/s")
+    print(f"  floor = read + numbers at the best rate ({r['best']}): {r['floor_s']:.2f} s; FastVasprun "
+          f"{fast:.2f} s (best of 3, same process) = {fast / r['floor_s']:.1f}x the floor")  # fmt: skip
 
 
 if __name__ == "__main__":
