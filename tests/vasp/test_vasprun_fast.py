@@ -239,6 +239,15 @@ def test_fixed_width_rows_refuse_what_float_would_read_differently(bad):
         assert signed is None, bad
 
 
+@pytest.mark.parametrize("ncols", [1, 3, 7, 8, 9, 16, 17, 130])
+def test_row_sums_are_numpys_sums_bit_for_bit(ncols):
+    rng = np.random.default_rng(ncols)
+    rows = np.round(rng.random((999, ncols)) * 10.0 ** rng.integers(-3, 3, (999, ncols)), 4)
+    rows[rng.random(rows.shape) < 0.3] = -0.0
+    rows[::5] = -0.0
+    assert vasprun_numbers.row_sums(rows, np.empty(999)).tobytes() == rows.sum(axis=1).tobytes()
+
+
 def test_fixed_width_rows_refuse_irregular_lines():
     assert vasprun_numbers.fixed_width_rows(ROWS.replace(b"<r>  0.2275", b"<r>   0.2275"), 3) is None  # ragged
     assert vasprun_numbers.fixed_width_rows(ROWS.replace(b" </r>", b"  1.0000 </r>"), 3) is None  # 4 fields
