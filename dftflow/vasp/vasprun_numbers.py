@@ -104,29 +104,24 @@ class FixedWidthRows:
     def convert_into(self, out: np.ndarray) -> bool:
         """The numbers into out (n, ncols), or each row's sum into out (n,); False (out partly written) if a
         character is off. Columns that are not all the usual number (see :func:`_convert`) are converted
-        once more for the whole piece by the general check (for sums, for the sub-block)."""
+        once more by the general check."""
         scratch = _Scratch((min(SUB_ROWS, self.n), self.ncols))
-        odd = np.zeros(self.ncols, bool)
         for i in range(0, self.n, SUB_ROWS):
             n = min(SUB_ROWS, self.n - i)
             dest = scratch.values[:n] if out.ndim == 1 else out[i : i + n]
             here = _convert(self.text, i, n, self.width, self.c0, self.field, self.ncols, self.layout, scratch, dest)
-            if here is None:
+            if here is None or (here.any() and not self._general_into(dest, scratch.f[:n], here)):
                 return False
             if out.ndim == 1:
-                if here.any() and not self._general_into(dest, i, n, here):
-                    return False
                 row_sums(dest, out[i : i + n])
-            else:
-                odd |= here
-        return not odd.any() or self._general_into(out, 0, self.n, odd)
+        return True
 
-    def _general_into(self, dest, line0: int, n: int, columns) -> bool:
-        """The given columns of n lines from line0 by the general check, into dest (n, ncols)."""
+    def _general_into(self, dest, fields, columns) -> bool:
+        """The given columns (bool) of fields (uint64, as read by :func:`_convert`) by the general check."""
         columns = np.flatnonzero(columns)
-        fields = np.ndarray((n, self.ncols), "<u8", self.text, line0 * self.width + self.c0 + self.field - 8,
-                            (self.width, self.field))[:, columns]  # fmt: skip
-        values = _general(fields, self.layout, self.signed, self.field == 8, np.empty(fields.shape))
+        values = _general(
+            fields[:, columns], self.layout, self.signed, self.field == 8, np.empty((len(fields), len(columns)))
+        )
         if values is None:
             return False
         dest[:, columns] = values
