@@ -6,7 +6,11 @@ each) before pymatgen converts it, so pymatgen's Vasprun needs ~5-7x the file si
 blocks are cut out of the byte stream in pieces of ~4 MB, which a pool of threads converts in bulk while
 this thread reads on (:func:`~dftflow.vasp.vasprun_numbers.fixed_width_rows`, integer arithmetic on the
 bytes of VASP's fixed-width rows; ``numpy.loadtxt``'s C tokenizer for anything else), and the rest of the
-document is handed on unchanged for pymatgen's own parser.
+document is handed on unchanged for pymatgen's own parser. No piece is copied: a piece is (buffer, start,
+end) of an immutable chunk. For an uncompressed file the threads write straight into one array per block,
+allocated for as many rows as the rest of the file could hold (virtual memory: only the pages written
+become resident) and shrunk in place at the end; each piece learns its first row from the piece before
+it. A compressed file's pieces are appended to an array that grows by copying.
 
 :class:`BlockStream` is a read-only file object for ``lxml.etree.iterparse``. While it is read it
 collects, for the *last* block of each kind (as pymatgen keeps the last one), the ``<r>`` rows in file

@@ -51,6 +51,7 @@ class _Layout:
         self.sign_region = _U(sum(_BYTE[k] for k in range(point - 1)) & int(_HIGH_BITS))  # may hold ' ', '-'
         self.digit_region = _U(int(_HIGH_BITS) & ~int(self.sign_region))  # characters point-1 .. 7
         self.dot_flag = _U(0x80 << (8 * point))
+        self.last_step = _U((1000 if point == 3 else 10000) << 32 | 1)  # see _mantissa_over_scale
         # the usual number: blanks before its one integer digit (e.g. '  0.2275'), as characters ^ '0'
         self.fixed = _U(sum(_BYTE[k] for k in range(point - 1)) | int(self.dot_mask))
         template = (int(_SPACES_X) & sum(_BYTE[k] for k in range(point - 1))) | int(self.dot)
@@ -304,17 +305,22 @@ def _general(f, layout: _Layout, signed: bool, first_blank: bool, dest):
 
 
 def _mantissa_over_scale(x, t, layout: _Layout, values):
-    """x: digit values by character (0 in the point and blanks) -> the numbers (x and t are overwritten)."""
-    np.bitwise_and(x, layout.integer, out=t)
-    t *= _U(255)
-    x += t  # the integer digits moved up by one byte, over the point: 8 digits with a leading 0
+    """x: digit values by character (0 in the point and blanks) -> the numbers (x and t are overwritten).
+
+    Three multiply-shift-mask steps make pairs of digits, then groups of 4: with the point as character 3
+    (VASP's 4 decimals) the first group is 10x the integer part, so the last step takes it 1000 times; a
+    point elsewhere is first removed (the integer digits moved up over it)."""
+    if layout.point != 3:
+        np.bitwise_and(x, layout.integer, out=t)
+        t *= _U(255)
+        x += t  # the integer digits moved up by one byte, over the point: 8 digits with a leading 0
     x *= _U(2561)  # 10 << 8 | 1: pairs of digits
     x >>= _S8
     x &= _M1
     x *= _U(6553601)  # 100 << 16 | 1: groups of 4
     x >>= _S16
     x &= _M2
-    x *= _U(42949672960001)  # 10000 << 32 | 1: the mantissa, an exact integer < 10**7
+    x *= layout.last_step  # the mantissa, an exact integer < 10**7
     x >>= _S32
     np.divide(x.view(np.int64), layout.scale, out=values)  # exact integer / 10**decimals: correctly rounded
     return values

@@ -204,7 +204,8 @@ SIGNED += b"   <r>     1.5000    -9.1000 </r>\n"  # <dos>'s layout (f11.4)
 
 
 def test_fixed_width_rows_are_read_exactly_as_float_reads_them():
-    more = (SIGNED.replace(b"     1.5000", b"    -1.5000"), ROWS.replace(b"<r>  0.2275", b"<r> -0.2275"))
+    five = b"   <r>   0.22750  -2.00001 </r>\n   <r>  -0.00000  13.14159 </r>\n"  # 5 decimals (f10.5)
+    more = (SIGNED.replace(b"     1.5000", b"    -1.5000"), ROWS.replace(b"<r>  0.2275", b"<r> -0.2275"), five)
     for text in (ROWS, SIGNED, *more):
         ncols = 3 if text.startswith(b"  <set comment") else 2
         values = vasprun_numbers.fixed_width_rows(text, ncols)
