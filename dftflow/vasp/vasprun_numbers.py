@@ -53,7 +53,8 @@ class _Layout:
         self.dot_flag = _U(0x80 << (8 * point))
         self.last_step = _U((1000 if point == 3 else 10000) << 32 | 1)  # see _mantissa_over_scale
         # the usual number: blanks before its one integer digit (e.g. '  0.2275'), as characters ^ '0'
-        self.fixed = _U(sum(_BYTE[k] for k in range(point - 1)) | int(self.dot_mask))
+        fixed = sum(_BYTE[k] for k in range(point - 1)) | int(self.dot_mask)  # bytes that must be 0 after ^
+        self.template_add = _U((0x7F7F7F7F7F7F7F7F & fixed) | (int(_NOT_DIGIT_ADD) & ~fixed))
         template = (int(_SPACES_X) & sum(_BYTE[k] for k in range(point - 1))) | int(self.dot)
         self.template_text = _U(template ^ int(_ASCII0))  # its characters
 
@@ -256,11 +257,9 @@ def _convert(text, line0: int, n: int, width: int, c0: int, field: int, ncols: i
         if (x != (_ALL_BLANK & layout_high(field))).any():
             return None
     np.bitwise_xor(f, layout.template_text, out=x)  # the digit values, 0 for the template's blanks and point
-    np.add(x, _NOT_DIGIT_ADD, out=t)
-    t |= x
-    t &= _HIGH_BITS  # 0x80 in every byte that is not a digit value
-    np.bitwise_and(x, layout.fixed, out=scratch.v[:n])
-    t |= scratch.v[:n]  # and in the template's blanks and point: exactly 0
+    np.add(x, layout.template_add, out=t)  # 0x80 set in a digit's byte above 9, in a blank's or point's above 0
+    t |= x  # (and in any byte above 0x7F: a carry out of such a byte only sets more flags)
+    t &= _HIGH_BITS
     odd = np.bitwise_or.reduce(t, axis=0) != 0 if t.any() else _NONE[:ncols]
     _mantissa_over_scale(x, t, layout, dest)
     return odd
