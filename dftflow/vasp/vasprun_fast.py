@@ -10,15 +10,14 @@ How: :class:`FastVasprun` *is* a pymatgen ``Vasprun`` (subclass), so everything 
 (including the hybrid zero-weight line mode), ``run_type``, ``get_computed_entry`` - is pymatgen's own
 code. Only the reading differs: the file is streamed through
 :class:`~dftflow.vasp.vasprun_arrays.BlockStream`, which cuts the ``<eigenvalues>``, ``<dos>`` and
-``<projected>`` blocks out of the bytes and converts them in bulk with numpy; pymatgen's own
-``Vasprun._parse`` reads everything else (generator, incar, parameters, k-points, atoms, structures,
-ionic and electronic steps, dielectric data, KPOINTS_OPT blocks...) from what is left. The arrays are
-then attached in the layout pymatgen uses.
+``<projected>`` blocks out of the bytes in pieces of ~4 MB that a pool of threads (one per core, at most
+MAX_THREADS) converts while this thread reads on: VASP's fixed-width numbers by integer arithmetic on
+their bytes (:mod:`~dftflow.vasp.vasprun_numbers`, numpy releases the GIL), anything else by
+``numpy.loadtxt``. pymatgen's own ``Vasprun._parse`` reads everything else (generator, incar,
+parameters, k-points, atoms, structures, ionic and electronic steps, dielectric data, KPOINTS_OPT
+blocks...) from what is left. The arrays are then attached in the layout pymatgen uses.
 
-Measured (bench/parse.py, 645.6 MB vasprun.xml written by mock-vasp for the 256-atom WO3 hybrid static,
-8 k-points, 1228 bands, ISPIN 2, LORBIT 11, 2 cores): pymatgen 13.6 s and 3128 MiB peak, this reader
-1.9 s and 353 MiB (projections="atom"), identical numbers. The rest of the peak is mostly the partial DOS,
-which CompleteDos needs, held twice while its pieces are joined.
+Measured: see MEASURED below (bench/parse.py, which also gives the floor).
 
 Departures from pymatgen (all deliberate):
 
