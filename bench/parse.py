@@ -58,7 +58,7 @@ VASPRUN_KEYS = ["gap", "cbm", "vbm", "direct", "final_energy", "efermi", "eigenv
                 "pdos"]  # fmt: skip
 DOC_KEYS = ["energy", "energy_per_atom", "efermi", "nsites"]
 EDGE_KEYS = {"bandgap": "gap", "cbm": "cbm", "vbm": "vbm", "is_gap_direct": "direct"}  # document: pymatgen
-ARRAY_KEYS = ["eigenvalues", "occupations", "dos_total", "dos_spd", "projections"]
+ARRAY_KEYS = ["eigenvalues", "occupations", "dos_total", "dos_spd", "projections", "orbitals"]
 
 
 def _status_kib(field: str) -> int:
@@ -99,7 +99,7 @@ def _reference_arrays(v, directory: Path) -> dict:
     import numpy as np
     from pymatgen.electronic_structure.core import Spin
 
-    from dftflow.vasp.outputs import _window
+    from dftflow.vasp.outputs import projection_window
 
     spins = [Spin.up, Spin.down] if v.is_spin else [Spin.up]
     eig = np.array([v.eigenvalues[s][..., 0] for s in spins])
@@ -107,10 +107,10 @@ def _reference_arrays(v, directory: Path) -> dict:
     dos = v.complete_dos
     spd = [part.densities[s] for el in dos.structure.composition.elements
            for part in dos.get_element_spd_dos(el).values() for s in spins]  # fmt: skip
-    per_atom = np.array([v.projected_eigenvalues[s].sum(axis=3) for s in spins])
-    lo, hi = _window(eig, occ)
+    projections = projection_window(v, spins, eig, occ, np.array(v.actual_kpoints_weights))["arrays"]
     return {"eigenvalues": cs(eig), "occupations": cs(occ), "dos_total": cs([dos.densities[s] for s in spins]),
-            "dos_spd": cs(spd), "projections": cs(per_atom[:, :, lo:hi, :].astype(np.float32))}  # fmt: skip
+            "dos_spd": cs(spd), "projections": cs(projections["weights"]),
+            "orbitals": cs(projections["orbitals"]) if "orbitals" in projections else None}  # fmt: skip
 
 
 def _document_numbers(doc: dict, arrays: dict) -> dict:
@@ -122,6 +122,8 @@ def _document_numbers(doc: dict, arrays: dict) -> dict:
         "occupations": cs(arrays["eigenvalues"]["arrays"]["occupations"]),
         "dos_total": cs(dos["total"]), "dos_spd": cs([row for k, a in dos.items() if "_" in k for row in a]),
         "projections": cs(arrays["projections"]["arrays"]["weights"]),
+        "orbitals": cs(arrays["projections"]["arrays"]["orbitals"]) if "orbitals" in arrays["projections"]["arrays"]
+        else None,
     }  # fmt: skip
 
 

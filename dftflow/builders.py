@@ -15,6 +15,7 @@ from fireworks import Firework, Workflow
 from dftflow import __version__
 from dftflow.calculations import Study
 from dftflow.firetasks import BuildStudyReport, RunVaspCustodian, SkipIfStored, StoreVaspTask, WriteVaspInputs
+from dftflow.steps import Step
 
 REPORT_PREFIX = "report"
 
@@ -53,8 +54,9 @@ class StudyWorkflowBuilder:
             ]
             fw = Firework(tasks, spec=spec, name=calc.label)
             fireworks[calc.label] = fw
-            if calc.parent:
-                links.setdefault(fireworks[calc.parent], []).append(fw)
+            for required in (calc.parent, *calc.requires):
+                if required:
+                    links.setdefault(fireworks[required], []).append(fw)
         report_spec = {"study": self.study.spec.name, "task_label": self.report_label()}
         if self.launch_root:
             report_spec["_launch_dir"] = f"{self.launch_root}/report"
@@ -65,9 +67,9 @@ class StudyWorkflowBuilder:
             spec=report_spec,
             name=self.report_label(),
         )
-        for label, fw in fireworks.items():
-            if label.startswith("hse-"):
-                links.setdefault(fw, []).append(report)
+        for calc in self.study.calculations:
+            if calc.step.hybrid or calc.step is Step.DIELECTRIC:  # every result the report reads
+                links.setdefault(fireworks[calc.label], []).append(report)
         metadata = {
             "study": self.study.spec.name,
             "spec_hash": self.study.spec_hash(),

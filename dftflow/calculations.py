@@ -5,8 +5,9 @@ built from the relaxed bulk) a PBEsol relax -> hybrid static (+DOS) -> hybrid ba
 the study asks for it. `dftflow inputs`, `dftflow plan` and the FireWorks builders all use this list,
 so labels, order and dependencies are defined in one place.
 
-Job labels: "bulk relax", "relax <system>", "hse-static <system>", "hse-bands <system>", where the
-system name is its composition, defect and charge ("WO2.938 V_O(s_z) q=+2") or the study's own name.
+Job labels come from the steps (steps.Step.label): "bulk relax", "relax <system>", "hse-static <system>",
+"hse-bands <system>", where the system name is its composition, defect and charge ("WO2.938 V_O(s_z)
+q=+2") or the study's own name. Code that needs a system's calculation asks Study.calculation_for.
 The same label is the Firework name, INCAR SYSTEM, the database task_label and (slugged) the
 directory name.
 """
@@ -19,22 +20,27 @@ from functools import cached_property
 
 from pymatgen.core import Structure
 
-from dftflow.defects import DefectCell, build_defect_cell
+from dftflow.defects import DefectCell, build_defect_cell, charge_text
 from dftflow.errors import InputError
-from dftflow.structures import load_host, make_supercell
+from dftflow.steps import Step
+from dftflow.structures import load_host, make_supercell, o2_molecule
 from dftflow.study import StudySpec, SystemSpec
 from dftflow.vasp.potcars import PotcarChoice, potcars_available
 from dftflow.vasp.sets import Science, VaspInputs, make_inputs
 
-BULK_LABEL = "bulk relax"
+BULK_LABEL = Step.BULK_RELAX.label()
+
+
+O2_SYSTEM = "O2"  # the O2 molecule reference (formation_energy.o2_reference)
 
 
 @dataclass(frozen=True)
 class Calculation:
     label: str
-    step: str  # bulk-relax | relax | hse-static | hse-bands
-    system: str | None  # system name; None for the bulk relax
+    step: Step
+    system: str | None  # system name; None for the bulk steps
     parent: str | None  # label of the calculation whose output (CONTCAR, WAVECAR) this one starts from
+    requires: tuple[str, ...] = ()  # further calculations whose stored results this one reads
 
     @property
     def dirname(self) -> str:
@@ -58,6 +64,16 @@ def system_name(cell: DefectCell, system: SystemSpec) -> str:
     return system.name or cell.name
 
 
+def oxygen_orbits(supercell: Structure) -> dict[str, int]:
+    """Number of crystallographic orbits of each O label (s_x, s_y, s_z) in a cell."""
+    from dftflow.sites import Framework
+
+    counts: dict[str, set[int]] = {}
+    for site in Framework(supercell).oxygen_sites():
+        counts.setdefault(site.label, set()).add(site.orbit)
+    return {label: len(orbits) for label, orbits in counts.items()}
+
+
 def science_from_spec(spec: StudySpec, real_potcars: bool) -> Science:
     return Science(
         potcars=PotcarChoice(
@@ -75,6 +91,8 @@ def science_from_spec(spec: StudySpec, real_potcars: bool) -> Science:
         band_path=tuple(tuple(b) for b in spec.band_path.path),
         line_density=spec.band_path.line_density,
         incar_overrides={k: dict(v) for k, v in spec.incar.items()},
+        bulk_functional=spec.host.functional,
+        bulk_cell=spec.host.cell,
     )
 
 
@@ -119,26 +137,78 @@ class Study:
 
     @cached_property
     def systems(self) -> dict[str, tuple[SystemSpec, DefectCell]]:
-        """System name -> (spec, cell built on the unrelaxed host), pristine first."""
+        """System name -> (concrete spec, cell built on the unrelaxed host), pristine first. A study entry
+        with several charges, orbits or spacings stands for one system each (SystemSpec.expand)."""
         out: dict[str, tuple[SystemSpec, DefectCell]] = {}
-        for system in self.spec.systems_with_pristine():
-            cell = build_system(self.host, self.spec, system)
-            name = system_name(cell, system)
-            if name in out:
-                raise InputError(f"study {self.spec.name}: two systems are both named {name!r}; give one a name")
-            out[name] = (system, cell)
+        self._origins: dict[str, tuple[int, dict]] = {}
+        n_orbits = oxygen_orbits(make_supercell(self.host, self.spec.supercell))
+        for index, entry in enumerate(self.spec.systems_with_pristine()):
+            variants = entry.expand(n_orbits)
+            for system, variant in variants:
+                cell = build_system(self.host, self.spec, system)
+                name = system_name(cell, system)
+                if system.name and len(variants) > 1:
+                    name = f"{system.name} {cell.descriptor} {charge_text(cell.charge)}"
+                if name in out:
+                    raise InputError(f"study {self.spec.name}: two systems are both named {name!r}; give one a name")
+                out[name] = (system, cell)
+                self._origins[name] = (index, variant)
         return out
+
+    def origin(self, system: str) -> tuple[int, dict]:
+        """(index of the study-file entry the system came from, what distinguishes it from its siblings)."""
+        self.systems  # noqa: B018 - builds the origins
+        return self._origins[system]
+
+    @property
+    def formation(self):
+        return self.spec.formation_energy
+
+    @property
+    def lattice_source(self) -> str:
+        """Which lattice the cells of this study sit in, in words stored with every result."""
+        host = self.spec.host
+        functional = host.functional or self.spec.functional.relax
+        if host.cell == "fixed":
+            given = "given in the study file" if host.lattice else "of the structure file"
+            return f"fixed: the lattice {given}, positions relaxed with {functional} (ISIF 2)"
+        start = " from the lattice given" if host.lattice else ""
+        return f"relaxed with {functional} (ISIF 3){start}"
+
+    @cached_property
+    def references(self) -> dict[str, Structure]:
+        """Reference systems computed beside the defect cells: the O2 molecule when the study asks for it."""
+        return {O2_SYSTEM: o2_molecule()} if self.formation is not None and self.formation.o2_reference else {}
 
     @cached_property
     def calculations(self) -> list[Calculation]:
-        calcs = [Calculation(BULK_LABEL, "bulk-relax", None, None)]
+        calcs = [Calculation(BULK_LABEL, Step.BULK_RELAX, None, None)]
+        if self.formation is not None and self.formation.dielectric == "compute":
+            calcs.append(Calculation(Step.DIELECTRIC.label(), Step.DIELECTRIC, None, BULK_LABEL))
+        pristine = next(iter(self.systems))
         for name, (system, _) in self.systems.items():
-            relax = Calculation(f"relax {name}", "relax", name, BULK_LABEL)
+            relax = Calculation(Step.RELAX.label(name), Step.RELAX, name, BULK_LABEL)
             calcs.append(relax)
-            calcs.append(Calculation(f"hse-static {name}", "hse-static", name, relax.label))
+            if self.spec.functional.hybrid_relax:  # the statics start from the hybrid geometry
+                relax = Calculation(Step.HSE_RELAX.label(name), Step.HSE_RELAX, name, relax.label)
+                calcs.append(relax)
+            static = Calculation(Step.HSE_STATIC.label(name), Step.HSE_STATIC, name, relax.label)
+            calcs.append(static)
             if system.band_structure:
-                calcs.append(Calculation(f"hse-bands {name}", "hse-bands", name, relax.label))
+                calcs.append(Calculation(Step.HSE_BANDS.label(name), Step.HSE_BANDS, name, relax.label))
+            if system.partial_charge and name != pristine:  # needs the pristine static to classify its states
+                parchg = Step.HSE_PARCHG.label(name)
+                calcs.append(
+                    Calculation(parchg, Step.HSE_PARCHG, name, static.label, (Step.HSE_STATIC.label(pristine),))
+                )
+        for name in self.references:
+            relax = Calculation(Step.RELAX.label(name), Step.RELAX, name, None)
+            calcs += [relax, Calculation(Step.HSE_STATIC.label(name), Step.HSE_STATIC, name, relax.label)]
         return calcs
+
+    @cached_property
+    def _by_step(self) -> dict[tuple[Step, str | None], Calculation]:
+        return {(calc.step, calc.system): calc for calc in self.calculations}
 
     def calculation(self, label: str) -> Calculation:
         for calc in self.calculations:
@@ -146,16 +216,27 @@ class Study:
                 return calc
         raise InputError(f"study {self.spec.name} has no calculation {label!r}")
 
+    def calculation_for(self, step: Step, system: str | None = None) -> Calculation | None:
+        """The calculation of `step` for `system`, or None when the study has none (no band structure asked)."""
+        return self._by_step.get((Step(step), system))
+
     def check_inputs(self) -> list[VaspInputs]:
         """Build every structure and input set (on the unrelaxed host): a bad study fails here, before
         anything is written, submitted or run."""
         return [self.inputs(calc) for calc in self.calculations]
 
-    def inputs(self, calc: Calculation, structure: Structure | None = None, note: str = "") -> VaspInputs:
-        """Input set of `calc` on `structure` (default: the unrelaxed host or the system built on it)."""
-        if calc.step == "bulk-relax":
+    def inputs(
+        self, calc: Calculation, structure: Structure | None = None, note: str = "", incar: dict | None = None
+    ) -> VaspInputs:
+        """Input set of `calc` on `structure` (default: the unrelaxed host or the system built on it);
+        `incar`: values only known when the step runs (IBAND of a partial-charge step)."""
+        if calc.step.bulk:
             return make_inputs(calc.step, calc.label, structure or self.host, self.science, note=note)
+        if calc.system in self.references:
+            structure = structure or self.references[calc.system]
+            return make_inputs(calc.step, calc.label, structure, self.science, note=note, molecule=True)
         system, cell = self.systems[calc.system]
+        keep_wavecar = calc.step is Step.HSE_STATIC and system.partial_charge
         return make_inputs(
             calc.step,
             calc.label,
@@ -165,4 +246,5 @@ class Study:
             seed_w=tuple(cell.seed_w),
             defect_electrons=cell.defect_electrons,
             note=note,
+            extra={"LWAVE": True} if keep_wavecar else incar,
         )

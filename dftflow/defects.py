@@ -28,6 +28,7 @@ O_H_BOND = 0.98  # A, O-H bond length of the inserted H (study Y: O-H-O defect)
 MIN_H_CONTACT = 1.5  # A, closest any atom other than its O may come to an inserted H
 CAVITY_O_CUTOFF = 3.3  # A, O atoms this close to a cavity centre line that cavity
 SPACING_STEPS = {"neighbour": 1, "cell": 2}  # chain steps between aligned vacancies (2 O per cell)
+EXTRA_CARRIERS = 2  # electrons or holes a cell may hold in the host bands beyond what its defects leave
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,10 @@ class Vacancy:
     charge: int = 2  # per vacancy
 
     def descriptor(self) -> str:
+        """V_O(s_z), V_O(s_z,2) (orbit 2), 2V_O(s_z) (spacing cell), 2V_O(s_z,neighbour)."""
         orbit = f",{self.orbit}" if self.orbit else ""
-        return f"{self.count if self.count > 1 else ''}V_O({self.site}{orbit})"
+        spacing = f",{self.spacing}" if self.count > 1 and self.spacing != "cell" else ""
+        return f"{self.count if self.count > 1 else ''}V_O({self.site}{orbit}{spacing})"
 
     def neutral_electrons(self) -> int:
         """Electrons each neutral vacancy leaves behind (the 2 of the removed O2-)."""
@@ -274,6 +277,23 @@ def _independent_set(conflict: np.ndarray, n: int) -> list[int] | None:
 
 
 # --- assembling a system -------------------------------------------------------------------------
+def _check_charge(charge: int, neutral_electrons: int, n_defects: int, descriptor: str) -> None:
+    """A charge the defects can take: from every electron they leave removed (q = neutral electrons,
+    V_O2+) and EXTRA_CARRIERS holes more, down to each defect site taking one more electron (V_O-, H-)
+    and EXTRA_CARRIERS electrons more. Anything else puts a crowd of carriers in the host bands of a
+    supercell, which is not a defect calculation."""
+    if int(charge) != charge:
+        raise InputError(f"charge must be an integer, got {charge}")
+    lowest, highest = -n_defects - EXTRA_CARRIERS, neutral_electrons + EXTRA_CARRIERS
+    if not lowest <= charge <= highest:
+        what = descriptor or "the pristine cell"
+        raise InputError(
+            f"charge {charge:+d} is not one {what} can take: allowed {lowest:+d} ... {highest:+d} (all "
+            f"{neutral_electrons} electron(s) the defects leave removed, or one more on each defect site, "
+            f"plus at most {EXTRA_CARRIERS} carriers in the host bands)"
+        )
+
+
 def build_defect_cell(host: Structure, recipes: list, charge: int | None = None) -> DefectCell:
     """Apply every recipe to the pristine host supercell at once; `charge` overrides the default sum."""
     framework = Framework(host)
@@ -316,6 +336,7 @@ def build_defect_cell(host: Structure, recipes: list, charge: int | None = None)
     if bonded_to_removed:
         raise InputError(f"an H would bond to O {bonded_to_removed[0]}, which a vacancy removes")
     total_charge = default_charge if charge is None else charge
+    _check_charge(total_charge, neutral_electrons, len(remove) + len(additions), "+".join(descriptors))
     structure = host.copy()
     for cart, o_index in additions:
         structure.append("H", cart, coords_are_cartesian=True)

@@ -20,12 +20,15 @@ from dftflow.calculations import BULK_LABEL, Calculation, Study, build_system
 from dftflow.db import ResultsDB
 from dftflow.errors import InputError
 from dftflow.fileio import atomic_write_json, gzip_outputs
+from dftflow.steps import Step
 from dftflow.vasp.outputs import INPUTS_RECORD, task_document, unfinished
 from dftflow.vasp.run import run_vasp
 
 APPROXIMATIONS = {
-    "hse-static": ["hybrid single point at the PBEsol geometry (no hybrid relaxation)"],
-    "hse-bands": ["hybrid band structure at the PBEsol geometry (no hybrid relaxation)"],
+    Step.HSE_STATIC: ["hybrid single point at the PBEsol geometry (no hybrid relaxation)"],
+    Step.HSE_BANDS: ["hybrid band structure at the PBEsol geometry (no hybrid relaxation)"],
+    Step.HSE_PARCHG: ["hybrid partial charge density at the PBEsol geometry (no hybrid relaxation)"],
+    Step.DIELECTRIC: ["semilocal (PBEsol) DFPT dielectric tensor: electronic + ionic"],
 }
 
 
@@ -50,25 +53,55 @@ def read_contcar(directory: Path) -> Structure:
 
 
 def calculation_structure(study: Study, calc: Calculation, parent: Path | None) -> Structure:
-    if calc.step == "bulk-relax":
+    if calc.step is Step.BULK_RELAX:
         return study.host
+    if calc.parent is None:  # a reference molecule, built on its own
+        return study.references[calc.system]
     parent = read_contcar(parent)
-    if calc.parent == BULK_LABEL:
+    if calc.parent == BULK_LABEL and calc.system is not None:
         system, _ = study.systems[calc.system]
         return build_system(parent, study.spec, system).structure  # defect cell in the RELAXED bulk lattice
     return parent
+
+
+def partial_charge_bands(study: Study, calc: Calculation, db: ResultsDB | None) -> list[int]:
+    """IBAND of a partial-charge step: the 1-based bands the defect-level analysis of the system's hybrid
+    static classifies as in-gap orbitals (levels and resonant states: pydefect's localized orbitals)."""
+    from dftflow.analysis.defect_levels import defect_levels
+    from dftflow.analysis.rundata import RunData
+
+    if db is None:
+        raise InputError(f"{calc.label}: needs the results database to find the in-gap states")
+    runs = []
+    for label in (calc.parent, *calc.requires):
+        doc = db.task(study.spec.name, label)
+        if doc is None:
+            raise InputError(f"{calc.label}: the result of '{label}' is not stored")
+        runs.append(RunData.from_db(db, doc))
+    levels = defect_levels(runs[0], runs[1])
+    return sorted({lv.band for lv in levels.levels + levels.resonant})
+
+
+def approximations(study: Study, calc: Calculation) -> list[str]:
+    """What a result assumes, in words stored with it."""
+    if calc.step.hybrid and calc.step is not Step.HSE_RELAX and study.spec.functional.hybrid_relax:
+        return [f"hybrid {calc.step.value.removeprefix('hse-')} at the hybrid-relaxed geometry (ions; lattice fixed)"]
+    return APPROXIMATIONS.get(calc.step, [])
 
 
 def calculation_context(study: Study, calc: Calculation) -> dict:
     """Who this calculation is, stored with its result."""
     context = {
         "study": study.spec.name,
-        "step": calc.step,
+        "step": calc.step.value,
         "system": calc.system,
         "parent": calc.parent,
-        "approximations": APPROXIMATIONS.get(calc.step, []),
+        "approximations": approximations(study, calc),
+        "lattice": study.lattice_source,
     }
-    if calc.system is not None:
+    if calc.system in study.references:
+        context.update({"composition_label": calc.system, "charge": 0, "defect": None, "reference": True})
+    elif calc.system is not None:
         _, cell = study.systems[calc.system]
         context.update(
             {
@@ -104,7 +137,13 @@ def prepare_calculation(
     calc = study.calculation(label)
     parent = parent_dir(calc, calc_locs or [], db, study.spec.name) if calc.parent else None
     structure = calculation_structure(study, calc, parent)
-    inputs = study.inputs(calc, structure)
+    extra = None
+    if calc.step is Step.HSE_PARCHG:
+        bands = partial_charge_bands(study, calc, db)
+        if not bands:
+            return {"label": calc.label, "skip": f"{calc.system}: no in-gap state, so no partial charge to compute"}
+        extra = {"IBAND": bands}
+    inputs = study.inputs(calc, structure, incar=extra)
     record = {
         "label": calc.label,
         "input_hash": inputs.input_hash(),
@@ -118,7 +157,7 @@ def prepare_calculation(
         return record  # written before (a rerun after a kill): keep them, and any outputs or corrections
     clear_outputs(directory)  # outputs of other inputs (the study changed) must not be mistaken for these
     inputs.write_into(directory)
-    if calc.step == "hse-static":
+    if calc.step in (Step.HSE_RELAX, Step.HSE_STATIC, Step.HSE_PARCHG):  # the parent's wavefunctions
         wavecar = parent / "WAVECAR"
         if wavecar.is_file() and wavecar.stat().st_size > 0:
             shutil.copy2(wavecar, directory / "WAVECAR")

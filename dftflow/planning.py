@@ -6,7 +6,9 @@ The cost model is a scaling estimate per electronic (SCF) step, normalised to th
                                                    q of the full SCF mesh, every band with every
                                                    occupied band)
 with N_pw = V k_cut^3 / (6 pi^2), k_cut = sqrt(ENCUT / 3.81 eV A^2). It ranks steps; it does not
-predict hours (that depends on the machine and on how many SCF and ionic steps a run needs).
+predict hours (that depends on the machine and on how many SCF and ionic steps a run needs). A
+relaxation repeats its SCF at every ionic step: `ionic_steps_max` (NSW) and `relative_cost_max` bound it,
+which is what makes a hybrid relaxation (functional.hybrid_relax) the most expensive step of a study.
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ def plan_rows(study: Study) -> list[dict]:
         rows.append(
             {
                 "label": calc.label,
-                "step": calc.step,
+                "step": calc.step.value,
                 "atoms": len(structure),
                 "formula": structure.composition.formula.replace(" ", ""),
                 "nelect": n_el,
@@ -63,13 +65,21 @@ def plan_rows(study: Study) -> list[dict]:
                 "kpoints_weighted": n_weighted,
                 "symmetry": "P1 (ISYM=0: time reversal only)" if isym == 0 else space_group(structure),
                 "functional": functional_text(incar),
+                "ionic_steps_max": ionic_steps(incar),
                 "cost": cost,
             }
         )
     base = rows[0]["cost"]
     for row in rows:
         row["relative_cost"] = row.pop("cost") / base
+        row["relative_cost_max"] = row["relative_cost"] * row["ionic_steps_max"]
     return rows
+
+
+def ionic_steps(incar) -> int:
+    """At most how many SCF cycles the run does: NSW for a relaxation (IBRION 1-3), else one."""
+    relaxing = int(incar.get("IBRION", -1)) in (1, 2, 3) and int(incar.get("NSW", 0)) > 0
+    return int(incar["NSW"]) if relaxing else 1
 
 
 def functional_text(incar) -> str:

@@ -5,6 +5,9 @@
   colours, defect bands highlighted (study K Fig. 5c).
 * level_trend_figure: defect level below the CBM against H concentration (study Y Fig. 5 trend).
 * site_energy_figure: relative energies of V_O at s_x, s_y, s_z.
+* formation_energy_figure: E_f versus E_F per chemical-potential limit, lowest charge state bold,
+  transition levels marked (the diagram every defect paper shows).
+* parchg_figure: partial charge density of the in-gap states (study K Suppl. Fig. 11).
 Every figure made from mock-vasp runs carries a "MODEL OUTPUT - not DFT" stamp. Each is saved as PNG
 and SVG.
 """
@@ -106,15 +109,19 @@ def _tex(label: str) -> str:
 
 
 def level_trend_figure(points: list[dict], path: Path, model: bool) -> dict[str, Path]:
-    """points: [{"x": H per W, "below_cbm": eV or None, "metallic": bool, "label"}]."""
+    """points: [{"x": H per W, "below_cbm": eV or None, "metallic": bool, "label"}]: a level where there is
+    one, a square at 0 for a metallic cell, a cross at 0 for a cell with no localised level."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5, 3.6))
     xs = [p["x"] for p in points if p["below_cbm"] is not None]
     ys = [p["below_cbm"] for p in points if p["below_cbm"] is not None]
-    ax.plot(xs, ys, "o-", color=DEFECT, label="defect level")
+    ax.plot(xs, ys, "o-", color=DEFECT, label="localised in-gap level")
     metallic = [p["x"] for p in points if p["metallic"]]
     if metallic:
         ax.scatter(metallic, [0.0] * len(metallic), marker="s", color=CONDUCTION, zorder=3, label="metallic")
+    shallow = [p["x"] for p in points if p["below_cbm"] is None and not p["metallic"]]
+    if shallow:
+        ax.scatter(shallow, [0.0] * len(shallow), marker="x", color="k", zorder=3, label="no localised level")
     ax.axhline(0, color="k", lw=0.7)
     ax.set_xlabel("x in H$_x$WO$_3$")
     ax.set_ylabel("level below the CBM (eV)")
@@ -138,16 +145,73 @@ def site_energy_figure(rows: list[dict], path: Path, model: bool) -> dict[str, P
     return _finish(fig, path, model)
 
 
-def formation_energy_figure(lines: list[dict], gap: float, path: Path, model: bool) -> dict[str, Path]:
-    """lines: [{"label", "limit", "fermi" array, "energy" array}]."""
+def formation_energy_figure(panels: list[dict], path: Path, model: bool) -> dict[str, Path]:
+    """One panel per chemical-potential limit: E_f versus E_F across the reference gap for every charge
+    state of every defect (thin), the lowest charge state of each defect bold, its transition levels
+    marked and named. panels: [{"limit", "gap", "defects": {name: {"lines": [(q, E_f at VBM)],
+    "transitions": [(E_F, E_f, "e(+2/+1)")]}}}]."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5, 3.8))
-    for line in lines:
-        ax.plot(line["fermi"], line["energy"], label=f"{line['label']} ({line['limit']})")
-    ax.axvline(0, color="k", lw=0.6)
-    ax.axvline(gap, color="k", lw=0.6)
-    ax.set_xlabel("E$_F$ - E$_{VBM}$ (eV)")
-    ax.set_ylabel("formation energy (eV)")
-    ax.legend(fontsize=6)
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.9), squeeze=False, sharey=True)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, panel in zip(axes[0], panels, strict=True):
+        gap = panel["gap"]
+        fermi = np.linspace(0.0, gap, 200)
+        for colour, (name, defect) in zip(colours * 4, panel["defects"].items(), strict=False):
+            energies = np.array([[q * f + e for f in fermi] for q, e in defect["lines"]])
+            for (q, _), line in zip(defect["lines"], energies, strict=True):
+                ax.plot(fermi, line, color=colour, lw=0.6, alpha=0.45)
+                ax.annotate(f"{q:+d}", (fermi[-1], line[-1]), fontsize=6, color=colour, alpha=0.7)
+            ax.plot(fermi, energies.min(axis=0), color=colour, lw=2.2, label=name)
+            for x, y, text in defect["transitions"]:
+                ax.plot([x], [y], "o", color=colour, ms=5)
+                ax.annotate(text, (x, y), textcoords="offset points", xytext=(3, 6), fontsize=7, color=colour)
+        ax.axvline(0, color="k", lw=0.7)
+        ax.axvline(gap, color="k", lw=0.7, ls="--")
+        ax.set_xlim(-0.05 * gap, 1.08 * gap)
+        ax.set_title(panel["limit"], fontsize=9)
+        ax.set_xlabel("E$_F$ - E$_{VBM}$ (eV)")
+    axes[0][0].set_ylabel("formation energy (eV)")
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    return _finish(fig, path, model)
+
+
+def parchg_figure(panels: list[dict], path: Path, model: bool) -> dict[str, Path]:
+    """Partial charge of each in-gap state: the density on the c plane through the defect (left) and the
+    weight per W atom against its distance from the defect (right). panels: [{"title", "slice" (na, nb),
+    "extent" (a, b lengths), "distances" (W,), "weights" (W,), "charge"}]."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(len(panels), 2, figsize=(8.4, 3.3 * len(panels)), squeeze=False)
+    for (ax_map, ax_w), panel in zip(axes, panels, strict=True):
+        a, b = panel["extent"]
+        ax_map.imshow(panel["slice"].T, origin="lower", extent=(0, a, 0, b), cmap="magma", aspect="equal")
+        ax_map.set_title(f"{panel['title']} (c plane through the defect)", fontsize=8)
+        ax_map.set_xlabel("a (A)")
+        ax_map.set_ylabel("b (A)")
+        ax_w.bar(panel["distances"], panel["weights"], width=0.12, color=DEFECT)
+        ax_w.set_xlabel("distance of the W from the defect (A)")
+        ax_w.set_ylabel("share of the state's charge")
+        ax_w.set_title(f"weight per W ({panel['charge']:.2f} e in the file)", fontsize=8)
+    fig.tight_layout()
+    return _finish(fig, path, model)
+
+
+def extent_figure(panels: list[dict], path: Path, model: bool) -> dict[str, Path]:
+    """Per localised level: weight per W against its distance from the defect, and the W positions on the
+    level's two main principal axes with marker area proportional to the weight. panels: [{"title",
+    "summary", "distances", "weights", "x", "y"}]."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(len(panels), 2, figsize=(8.4, 3.0 * len(panels)), squeeze=False)
+    for (ax_w, ax_map), panel in zip(axes, panels, strict=True):
+        ax_w.bar(panel["distances"], panel["weights"], width=0.15, color=DEFECT)
+        ax_w.set_xlabel("distance of the W from the defect (A)")
+        ax_w.set_ylabel("share on the W")
+        ax_w.set_title(panel["title"], fontsize=8)
+        ax_map.scatter(panel["x"], panel["y"], s=2 + 600 * panel["weights"], color=DEFECT, alpha=0.7)
+        ax_map.scatter(panel["x"], panel["y"], s=2, color="k")
+        ax_map.set_aspect("equal")
+        ax_map.set_xlabel("principal axis 1 (A)")
+        ax_map.set_ylabel("principal axis 2 (A)")
+        ax_map.set_title(panel["summary"], fontsize=8)
     fig.tight_layout()
     return _finish(fig, path, model)

@@ -14,6 +14,7 @@ import io
 import json
 from pathlib import Path
 
+from dftflow.analysis.study_analysis import LEVEL_COLUMNS, LEVEL_SUMMARY_COLUMNS
 from dftflow.fileio import atomic_write_text
 
 MOCK_BANNER = (
@@ -26,18 +27,71 @@ RESULT_COLUMNS = (
 )
 RESULT_COLUMNS = RESULT_COLUMNS.split()
 TABLES = {
-    "gaps": "system composition_label defect charge functional gap direct metallic gap_source gap_mesh gap_path "
-    "vbm_k cbm_k executor",
-    "defect_levels": "system state spin below_cbm above_vbm occupation ipr shell_weight atoms executor",
-    "site_energies": "system site charge energy_hybrid relative_hybrid energy_relax relative_relax executor",
-    "formation_energies": "label charge limit at_vbm at_cbm correction corrected",
+    "gaps": "system composition_label defect charge functional ks_gap host_gap direct metallic gap_source gap_mesh "
+    "gap_path vbm_k cbm_k arrangement executor",
+    "defect_levels": LEVEL_COLUMNS,
+    "other_states": LEVEL_COLUMNS,
+    "level_summary": LEVEL_SUMMARY_COLUMNS,
+    "levels_vs_h": "label x below_cbm levels state executor",
+    "site_energies": "system site orbit charge energy_hybrid relative_hybrid axis_spread_hybrid energy_relax "
+    "relative_relax executor",
+    "arrangements": "group system spacing energy_hybrid relative_hybrid lowest executor",
+    "lattices": "system a b c alpha beta gamma source executor",
+    "charge_corrections": "system defect charge energy correction correction_method point_charge alignment executor",
+    "formation_energies": "defect system charge limit at_vbm at_cbm correction corrected executor",
+    "transition_levels": "defect transition above_vbm below_cbm measured_below_cbm measured_source executor",
 }
-TABLES = {name: columns.split() for name, columns in TABLES.items()}
+TABLES = {name: columns.split() if isinstance(columns, str) else list(columns) for name, columns in TABLES.items()}
+TITLES = {
+    "gaps": "Band gaps",
+    "level_summary": "Defect cells: alignment, reference edges, gaps, state counts",
+    "defect_levels": "Defect levels (localised in-gap states)",
+    "other_states": "Perturbed host and resonant states (not defect levels)",
+    "levels_vs_h": "Defect level versus H concentration",
+    "site_energies": "Site energies",
+    "arrangements": "Vacancy arrangements",
+    "lattices": "Lattices (A, degrees)",
+    "charge_corrections": "Finite-size corrections of the charged cells (eV)",
+    "formation_energies": "Formation energies (eV)",
+    "transition_levels": "Charge-transition levels (eV)",
+}
+LEGENDS = {
+    "gaps": "ks_gap: highest occupied to lowest unoccupied Kohn-Sham state of the cell (defect states included). "
+    "host_gap: the defect cell's host-like valence band to its host-like conduction band (defect states "
+    "excluded); equal to ks_gap for the pristine cell. Both over the SCF mesh and, where there is one, the band "
+    "path.",
+    "defect_levels": "States between the defect cell's host-like band edges (pydefect's band-edge-state method: "
+    "orbital character and energy against the pristine band-edge states) whose k-mean energy lies in the "
+    "reference gap. Band: VASP's 1-based index. below_cbm = E_CBM - e and above_vbm = e - E_VBM against the "
+    "pristine supercell's edges (SCF mesh and band path) shifted by the potential alignment dV, at every "
+    "weighted k-point of the defect cell: k-weighted mean, min and max. dispersive: more than 0.1 eV over k "
+    "(the defect interacts with its periodic images). p_ratio: weight on the defect's neighbour atoms; "
+    "ipr_ratio: IPR over the pristine band edge's; radius: half-weight radius (A) around the defect.",
+    "other_states": "perturbed host: the defect cell's host-like VBM and CBM bands and the host-like bands beyond "
+    "them within the energy criterion (a shallow donor/acceptor's carriers sit here); resonant: non-host-like "
+    "states whose k-mean energy lies beyond a reference edge. Neither is a defect level.",
+    "arrangements": "Aligned vacancies at each spacing the study lists, relative to the lowest (hybrid single "
+    "points at the PBEsol geometries). The series (figures) uses the lowest; the gap table marks each.",
+    "site_energies": "Relative to the lowest cell of the same composition and charge; axis_spread_hybrid: the "
+    "spread of a chain axis over its crystallographic orbits.",
+    "formation_energies": "E_f at E_F = 0 (the pristine VBM, over SCF mesh and band path) and at E_F = the "
+    "reference gap, with the finite-size correction included.",
+    "charge_corrections": "Through pymatgen-analysis-defects: efnv = Kumagai-Oba from the OUTCAR atomic-site "
+    "potentials (point-charge + alignment terms); freysoldt from the LOCPOT planar averages.",
+    "transition_levels": "e(q/q'): the Fermi level where charge states q and q' have equal formation energy, on "
+    "the lower envelope (pymatgen-analysis-defects). measured_below_cbm is an EXPERIMENTAL value from the study "
+    "file, not computed.",
+    "level_summary": "alignment: dV from the core potentials (farther half of the atoms) and its spread; "
+    "reference_source: where the pristine edges were found; criteria: pydefect/doped orbital-difference and "
+    "energy criteria that found the host-like edges; donor_phs/acceptor_phs: more than 0.2 carriers per spin "
+    "in a host-like band (shallow, perturbed host state).",
+}
 APPROXIMATIONS = (
     "Hybrid energies, gaps and levels are single points at the PBEsol geometry (no hybrid relaxation). "
-    "Defect levels are Kohn-Sham states placed against the pristine supercell's band edges after core-potential "
-    "alignment. Site energies compare cells of the same composition, charge and size; formation energies are "
-    "uncorrected for finite size unless the study gives a dielectric constant."
+    "Defect levels are Kohn-Sham states classified by pydefect's band-edge-state method and placed against the "
+    "pristine supercell's band edges (SCF mesh and band path) after core-potential alignment. Site energies "
+    "compare cells of the same composition, charge and size; formation energies carry the finite-size "
+    "correction the table names (none without a dielectric tensor)."
 )
 
 
@@ -94,43 +148,82 @@ def _rows_to_html(rows: list[dict], columns: list[str]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def study_tables(results) -> dict[str, list[dict]]:
-    tables = {"gaps": results.gaps, "defect_levels": results.level_rows(), "site_energies": results.site_energies}
-    if results.formation:
-        tables["formation_energies"] = [f.as_dict() for f in results.formation]
+def study_tables(results, study) -> dict[str, list[dict]]:
+    from dftflow.analysis.figure_data import hydrogen_trend
+
+    tables = {
+        "gaps": results.gaps,
+        "level_summary": results.level_summary_rows(),
+        "defect_levels": results.level_rows(("levels",)),
+        "other_states": results.level_rows(("perturbed_host", "resonant")),
+        "levels_vs_h": hydrogen_trend(results, study),
+        "site_energies": results.site_energies,
+        "arrangements": results.arrangements,
+        "lattices": results.lattices,
+    }
+    if results.thermo is not None:
+        thermo = results.thermo.as_dict()
+        tables["charge_corrections"] = [
+            {
+                **c,
+                "point_charge": c["correction_parts"].get("point_charge"),
+                "alignment": c["correction_parts"].get("alignment"),
+            }
+            for c in thermo["cells"]
+        ]
+        tables["formation_energies"] = thermo["formation"]
+        tables["transition_levels"] = thermo["transitions"]
     return tables
 
 
-def study_figures(results, study, out: Path) -> dict[str, dict]:
+def study_figures(results, study, tables: dict, out: Path) -> dict[str, dict]:
     """Make the figures this study's data supports; returns {name: {"png", "svg", "caption"}}."""
     from dftflow import plotting
-    from dftflow.analysis.summary import band_panel
+    from dftflow.analysis.figure_data import band_panels, dos_panel, extent_panels, formation_panels, parchg_panels
 
     figs, model = {}, results.model
-    dos_panels = [_dos_panel(results, system) for system in study.systems if f"hse-static {system}" in results.runs]
-    dos_panels = [p for p in dos_panels if p is not None]
+    dos_panels = [p for s in results.series_systems(study) if (p := dos_panel(results, study, s)) is not None]
     if dos_panels:
         figs["dos"] = {
             **plotting.dos_figure(dos_panels, out / "dos", model),
             "caption": "Hybrid DOS: total (grey), W 5d, O 2p (and H 1s) projections; dashed: E_F; "
             "dotted: CBM (pristine CBM aligned into each cell). Zero at the VBM.",
         }
-    band_panels = [
-        band_panel(results.runs[f"hse-bands {s}"], results.band_levels.get(s), s)
-        for s in study.systems
-        if f"hse-bands {s}" in results.runs
-    ]
-    if band_panels:
+    panels = band_panels(results, study)
+    if panels:
         figs["bands"] = {
-            **plotting.band_figure(band_panels, out / "bands", model),
+            **plotting.band_figure(panels, out / "bands", model),
             "caption": "Hybrid band structures (zero-weight k-points), zero at the highest occupied "
-            "state: filled host bands blue, empty bands orange, defect states green.",
+            "state: filled host bands blue, empty bands orange, defect levels green (exactly the states of "
+            "the defect-level table).",
         }
-    trend = _hydrogen_trend(results, study)
+    trend = tables.get("levels_vs_h") or []
     if len(trend) > 1:
         figs["levels_vs_h"] = {
             **plotting.level_trend_figure(trend, out / "levels_vs_h", model),
-            "caption": "Deepest split-off state below the CBM against H concentration; squares: metallic cells.",
+            "caption": "Shallowest occupied localised in-gap level below the CBM against H concentration; "
+            "squares: metallic cells; crosses: no localised level (electron in a perturbed host state).",
+        }
+    if results.thermo is not None and (panels := formation_panels(results.thermo)):
+        figs["formation_energies"] = {
+            **plotting.formation_energy_figure(panels, out / "formation_energies", model),
+            "caption": "Formation energy against the Fermi level (zero at the pristine VBM, dashed line at the "
+            "reference CBM), one panel per chemical-potential limit: thin lines every charge state, bold the "
+            "lowest, dots the charge-transition levels.",
+        }
+    if panels := extent_panels(results):
+        figs["level_extent"] = {
+            **plotting.extent_figure(panels, out / "level_extent", model),
+            "caption": "Where each localised in-gap level lives (from its atom projections): its share on each W "
+            "against the W's distance from the defect, and the W on the level's two main principal axes (marker "
+            "area: weight). The level table gives its radius of gyration, shape and how many W hold half.",
+        }
+    if panels := parchg_panels(results, study):
+        figs["partial_charge"] = {
+            **plotting.parchg_figure(panels, out / "partial_charge", model),
+            "caption": "Partial charge density of each in-gap state (hybrid, LPARD): the density on the c plane "
+            "through the defect, and the share of the state's charge in each W atom's Voronoi cell against its "
+            "distance from the defect. The PARCHG files are kept in the run directories (for VESTA).",
         }
     if len(results.site_energies) > 1:
         figs["site_energies"] = {
@@ -140,47 +233,9 @@ def study_figures(results, study, out: Path) -> dict[str, dict]:
     return figs
 
 
-def _dos_panel(results, system: str) -> dict | None:
-    run = results.runs[f"hse-static {system}"]
-    if "dos" not in run.arrays:
-        return None
-    arrays, meta = run.arrays["dos"]
-    levels = results.levels.get(system)
-    from dftflow.analysis.band_edges import best_edges
-
-    edges = best_edges(run)
-    parts = {k: v for k, v in arrays.items() if k not in ("energies", "total")}
-    return {
-        "title": system,
-        "energies": arrays["energies"],
-        "total": arrays["total"],
-        "parts": parts,
-        "zero": edges.vbm if levels is None else levels.reference_vbm,
-        "efermi": meta.get("efermi") or edges.vbm,
-        "cbm": edges.cbm if levels is None else levels.reference_cbm,
-    }
-
-
-def _hydrogen_trend(results, study) -> list[dict]:
-    points = []
-    for system, (_, cell) in study.systems.items():
-        n_w = cell.structure.composition["W"]
-        n_h = cell.structure.composition["H"] if "H" in cell.structure.composition else 0
-        if system == results.pristine or not n_h:
-            continue
-        levels = results.levels.get(system)
-        if levels is None:
-            continue
-        upper = [s.below_cbm for s in levels.states if s.below_cbm < (levels.reference_cbm - levels.reference_vbm) / 2]
-        points.append(
-            {"x": n_h / n_w, "below_cbm": max(upper) if upper else None, "metallic": levels.metallic, "label": system}
-        )
-    return sorted(points, key=lambda p: p["x"])
-
-
 def write_report(study, db, out_dir: str | Path) -> dict[str, Path]:
     """Analyse the study's stored results and write tables, figures, report.md and report.html."""
-    from dftflow.analysis.summary import analyse_study
+    from dftflow.analysis.study_analysis import analyse_study
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -190,12 +245,12 @@ def write_report(study, db, out_dir: str | Path) -> dict[str, Path]:
         "results_csv": atomic_write_text(out / "results.csv", rows_to_csv(rows, RESULT_COLUMNS)),
         "results_json": atomic_write_text(out / "results.json", json.dumps(rows, indent=1, default=str) + "\n"),
     }
-    tables = study_tables(results)
+    tables = study_tables(results, study)
     for name, table in tables.items():
         paths[f"{name}_csv"] = atomic_write_text(out / f"{name}.csv", rows_to_csv(table, TABLES[name]))
         paths[f"{name}_json"] = atomic_write_text(out / f"{name}.json", json.dumps(table, indent=1, default=str) + "\n")
         paths[f"{name}_md"] = atomic_write_text(out / f"{name}.md", rows_to_markdown(table, TABLES[name]))
-    figures = study_figures(results, study, out / "figures")
+    figures = study_figures(results, study, tables, out / "figures")
     paths["markdown"] = atomic_write_text(out / "report.md", _markdown(study, results, rows, tables, figures, out))
     paths["html"] = atomic_write_text(out / "report.html", _html(study, results, rows, tables, figures))
     return paths
@@ -215,15 +270,14 @@ def _markdown(study, results, rows, tables, figures, out: Path) -> str:
     if results.model:
         text += [MOCK_BANNER, ""]
     text += [f"Approximations: {APPROXIMATIONS}", ""]
-    titles = {
-        "gaps": "Band gaps",
-        "defect_levels": "Defect levels",
-        "site_energies": "Site energies",
-        "formation_energies": "Formation energies (eV)",
-    }
     for name, table in tables.items():
         if table:
-            text += [f"## {titles[name]}", "", rows_to_markdown(table, TABLES[name])]
+            text += [f"## {TITLES[name]}", ""]
+            if name in LEGENDS:
+                text += [LEGENDS[name], ""]
+            text += [rows_to_markdown(table, TABLES[name])]
+        elif name == "defect_levels" and results.levels:
+            text += [f"## {TITLES[name]}", "", "No localised in-gap state in any defect cell.", ""]
     for name, fig in figures.items():
         text += [
             f"## Figure: {name}",
@@ -255,7 +309,10 @@ def _html(study, results, rows, tables, figures) -> str:
     parts.append(f"<p><em>{html.escape(APPROXIMATIONS)}</em></p>")
     for name, table in tables.items():
         if table:
-            parts += [f"<h2>{html.escape(name.replace('_', ' '))}</h2>", _rows_to_html(table, TABLES[name])]
+            parts.append(f"<h2>{html.escape(TITLES[name])}</h2>")
+            if name in LEGENDS:
+                parts.append(f"<p><small>{html.escape(LEGENDS[name])}</small></p>")
+            parts.append(_rows_to_html(table, TABLES[name]))
     for name, fig in figures.items():
         data = base64.b64encode(fig["png"].read_bytes()).decode()
         parts += [

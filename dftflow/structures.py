@@ -97,3 +97,15 @@ def parse_supercell(text: str | list | tuple) -> tuple[int, int, int]:
 def make_supercell(structure: Structure, scaling: tuple[int, int, int]) -> Structure:
     """Diagonal supercell; sites of one original atom stay consecutive (pymatgen's convention)."""
     return structure * np.asarray(scaling, dtype=int)
+
+
+O2_BOND = 1.21  # A, a starting O=O bond (experiment 1.208 A); the relax step refines it
+O2_BOX = (10.0, 11.0, 12.0)  # A, non-cubic so the box imposes no degeneracy on the molecule
+
+
+def o2_molecule() -> Structure:
+    """An O2 molecule in a box (the O chemical potential's reference), bond along the longest edge."""
+    a, b, c = O2_BOX
+    centre = np.array([a, b, c]) / 2
+    coords = [centre - [0, 0, O2_BOND / 2], centre + [0, 0, O2_BOND / 2]]
+    return Structure(Lattice.orthorhombic(a, b, c), ["O", "O"], coords, coords_are_cartesian=True)

@@ -7,6 +7,7 @@ yaml.safe_load only (no Python object tags), and paths inside the file are relat
 
 from __future__ import annotations
 
+import itertools
 from fractions import Fraction
 from pathlib import Path
 from typing import Annotated, Literal
@@ -21,6 +22,7 @@ from pydantic import (
     StrictInt,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from dftflow.defects import Hydrogen, Vacancy
@@ -44,8 +46,15 @@ class LatticeSpec(_Strict):
 
 
 class HostSpec(_Strict):
+    """The host: a structure file, optionally put on a given lattice (a published cell), and how the
+    bulk step treats the cell: `cell: relax` (ISIF 3: shape and volume relaxed) or `cell: fixed` (the
+    lattice as given, positions relaxed, ISIF 2); `functional`: the bulk relax's functional preset
+    (default functional.relax; a hybrid preset such as hsesol relaxes the bulk with the hybrid)."""
+
     structure: str
     lattice: LatticeSpec | None = None
+    cell: Literal["relax", "fixed"] = "relax"
+    functional: str | None = None
 
 
 class PotcarSpec(_Strict):
@@ -59,6 +68,7 @@ class FunctionalSpec(_Strict):
     aexx: float | None = Field(default=None, ge=0, le=1)
     hfscreen: float | None = Field(default=None, ge=0)
     base_gga: Literal["PE", "PS"] | None = None
+    hybrid_relax: StrictBool = False  # relax every cell again with the hybrid (ions only) before its statics
 
 
 class KpointSpec(_Strict):
@@ -97,15 +107,33 @@ class BandPathSpec(_Strict):
         return v
 
 
+Spacing = Literal["neighbour", "cell"]
+
+
 class VacancyDefect(_Strict):
     type: Literal["vacancy"]
     site: SiteLabel
     count: StrictInt = Field(default=1, ge=1)
-    orbit: StrictInt | None = Field(default=None, ge=1)
-    spacing: Literal["neighbour", "cell"] = "cell"
+    orbit: Annotated[int, Field(ge=1, strict=True)] | Literal["all"] | None = None  # "all": one system per orbit
+    spacing: Spacing | list[Spacing] = "cell"  # a list: one system per arrangement, the report marks the lowest
     charge: StrictInt = 2
 
+    @field_validator("spacing")
+    @classmethod
+    def _spacings(cls, v):
+        if isinstance(v, list) and (not v or len(set(v)) != len(v)):
+            raise ValueError("a list of spacings must name each arrangement once")
+        return v
+
+    def variants(self, n_orbits: int) -> list[VacancyDefect]:
+        """One concrete vacancy per orbit (orbit: all) and per spacing (a list of spacings)."""
+        orbits = list(range(1, n_orbits + 1)) if self.orbit == "all" else [self.orbit]
+        spacings = self.spacing if isinstance(self.spacing, list) else [self.spacing]
+        return [self.model_copy(update={"orbit": o, "spacing": s}) for o in orbits for s in spacings]
+
     def recipe(self) -> Vacancy:
+        if self.orbit == "all" or isinstance(self.spacing, list):
+            raise ValueError("expand the vacancy into its variants first (SystemSpec.expand)")
         return Vacancy(site=self.site, count=self.count, orbit=self.orbit, spacing=self.spacing, charge=self.charge)
 
 
@@ -155,28 +183,88 @@ class SystemSpec(_Strict):
     name: str | None = Field(default=None, pattern=SYSTEM_NAME, max_length=80)  # default: "WO2.938 V_O(s_z) q=+2"
     defects: list[DefectEntry] = Field(default_factory=list)
     charge: StrictInt | None = None  # total charge; default: sum of the defects' charges
+    charges: list[StrictInt] | None = None  # several charge states: one system per charge
     band_structure: StrictBool = False
+    partial_charge: StrictBool = False  # PARCHG of the in-gap states the defect-level analysis finds
+
+    @model_validator(mode="after")
+    def _one_charge_key(self):
+        if self.charges is not None:
+            if self.charge is not None:
+                raise ValueError("give either charge or charges, not both")
+            if not self.charges or len(set(self.charges)) != len(self.charges):
+                raise ValueError("charges must list each charge state once")
+        return self
 
     def recipes(self) -> list:
         return [d.recipe() for d in self.defects]
 
+    def expand(self, n_orbits: dict[str, int]) -> list[tuple[SystemSpec, dict]]:
+        """The concrete systems this entry stands for, each with what distinguishes it ({"charge": 1,
+        "orbit": 2, "spacing": "cell"}, only the keys that vary): one per charge of `charges`, per orbit
+        of a vacancy with orbit: all, per spacing of a vacancy with a list of spacings. `n_orbits`:
+        crystallographic orbits of each O label in the supercell."""
+        options = [d.variants(n_orbits.get(d.site, 1)) if isinstance(d, VacancyDefect) else [d] for d in self.defects]
+        out = []
+        for combo in itertools.product(*options):
+            for charge in self.charges or [self.charge]:
+                variant = {"charge": charge} if self.charges is not None else {}
+                for given, concrete in zip(self.defects, combo, strict=True):
+                    if isinstance(given, VacancyDefect) and given.orbit == "all":
+                        variant["orbit"] = concrete.orbit
+                    if isinstance(given, VacancyDefect) and isinstance(given.spacing, list):
+                        variant["spacing"] = concrete.spacing
+                update = {"defects": list(combo), "charge": charge, "charges": None}
+                out.append((self.model_copy(update=update), variant))
+        return out
+
 
 class FormationEnergySpec(_Strict):
-    """Inputs of formation energies: absolute chemical potentials (eV/atom, in the hybrid's energy scale)
-    per named limit, e.g. {"O-rich": {"O": -4.9}, "O-poor": {"O": -7.5}}, and optionally the dielectric
-    constant (scalar or 3x3) for the Freysoldt finite-size correction."""
+    """Inputs of formation energies and charge-transition levels.
 
-    chemical_potentials: dict[str, dict[str, float]] = Field(min_length=1)
-    dielectric: float | list[list[float]] | None = None
+    Chemical potentials, either absolute (eV/atom, in the hybrid's energy scale) per named limit,
+    e.g. chemical_potentials: {O-rich: {O: -4.9}, O-poor: {O: -7.8}}, or relative to a reference computed
+    in the workflow: o2_reference: true adds an O2 molecule (relax + hybrid static) and `limits` give
+    dmu_O against E(O2)/2, e.g. {O-rich: {O: 0.0}, O-poor: {O: -2.91}}.
+    dielectric: a number, a 3x3 tensor, or "compute" (a DFPT step on the relaxed bulk).
+    correction: efnv (Kumagai-Oba, from the OUTCAR atomic-site potentials), freysoldt (from the LOCPOT
+    planar averages) or none; both through pymatgen-analysis-defects."""
+
+    chemical_potentials: dict[str, dict[str, float]] | None = None
+    o2_reference: StrictBool = False
+    limits: dict[str, dict[str, float]] | None = None
+    dielectric: float | list[list[float]] | Literal["compute"] | None = None
+    correction: Literal["efnv", "freysoldt", "none"] = "efnv"
 
     @field_validator("dielectric")
     @classmethod
     def _dielectric(cls, v):
         if isinstance(v, list) and (len(v) != 3 or any(len(row) != 3 for row in v)):
-            raise ValueError("dielectric must be a number or a 3x3 tensor")
+            raise ValueError("dielectric must be a number, a 3x3 tensor or 'compute'")
         if isinstance(v, int | float) and v <= 0:
             raise ValueError("dielectric must be positive")
         return v
+
+    @model_validator(mode="after")
+    def _chemical_potentials(self):
+        if (self.chemical_potentials is None) == (not self.o2_reference):
+            raise ValueError("give absolute chemical_potentials, or o2_reference: true with limits (not both)")
+        if self.o2_reference and not self.limits:
+            raise ValueError("o2_reference needs limits: dmu per element against the references, e.g. {O-rich: {O: 0}}")
+        if self.chemical_potentials is not None and self.limits is not None:
+            raise ValueError("limits are relative to o2_reference; with absolute chemical_potentials leave them out")
+        if self.chemical_potentials is not None and not self.chemical_potentials:
+            raise ValueError("chemical_potentials needs at least one limit")
+        return self
+
+
+class MeasuredLevel(_Strict):
+    """A measured defect level to show beside the computed transition levels (experiment, not computed)."""
+
+    defect: str  # which computed defect it compares with, e.g. "V_O"
+    below_cbm: float  # eV below the conduction band
+    method: str = ""
+    source: str = ""
 
 
 class StudySpec(_Strict):
@@ -191,9 +279,10 @@ class StudySpec(_Strict):
     encut: float = Field(default=520.0, gt=0)
     kpoints: KpointSpec = Field(default_factory=KpointSpec)
     band_path: BandPathSpec = Field(default_factory=BandPathSpec)
-    incar: dict[Literal["bulk-relax", "relax", "hybrid"], dict[str, object]] = Field(default_factory=dict)
+    incar: dict[Literal["bulk-relax", "dielectric", "relax", "hybrid"], dict[str, object]] = Field(default_factory=dict)
     systems: list[SystemSpec] = Field(min_length=1)
     formation_energy: FormationEnergySpec | None = None
+    measured_levels: list[MeasuredLevel] = Field(default_factory=list)
     _source: str | None = PrivateAttr(default=None)
 
     @field_validator("supercell")

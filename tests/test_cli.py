@@ -51,7 +51,7 @@ def test_inputs_writes_one_folder_per_calculation(tmp_path, capsys):
         main(["inputs", str(WORKFLOWS / "wo3_vacancy_concentration.yaml"), "--out", str(out), "--potcars", "spec"]) == 0
     )
     index = json.loads((out / "calculations.json").read_text())
-    assert len(index) == 10
+    assert len(index) == 13  # bulk relax + 4 systems x (relax, static, bands)
     for row in index:
         folder = out / row["directory"]
         assert {"INCAR", "KPOINTS", "POSCAR", "POTCAR.spec"} <= {p.name for p in folder.iterdir()}

@@ -131,4 +131,17 @@ def test_vacancy_plus_hydrogen_and_charge_override(supercell_112):
 
 
 def test_composition_label_rounds_half_up(supercell_112):
+    """Ratios exactly half-way between two printed values round up, as the papers write them: W16O45
+    (45/16 = 2.8125) is WO2.813 and H2 in 64 W (2/64 = 0.03125) is H0.0313WO3, where rounding half to even
+    would give WO2.812 and H0.0312WO3."""
+    from pymatgen.core import Lattice, Structure
+
+    def cell(n_w, n_o, n_h=0):
+        species = ["W"] * n_w + ["O"] * n_o + ["H"] * n_h
+        coords = [[i / len(species), 0, 0] for i in range(len(species))]
+        return Structure(Lattice.cubic(3.0 * len(species)), species, coords)
+
     assert composition_label(supercell_112) == "WO3"
+    assert composition_label(cell(16, 45)) == "WO2.813"
+    assert composition_label(cell(64, 192, 2)) == "H0.0313WO3"
+    assert composition_label(cell(16, 47)) == "WO2.938"  # study K's one-vacancy cell

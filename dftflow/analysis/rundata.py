@@ -76,9 +76,30 @@ class RunData:
     def executor(self) -> str:
         return self.doc.get("executor", "vasp")
 
-    def projections(self) -> tuple[np.ndarray, int] | None:
-        """Per-atom weights (spin, k, band-window, atom) and the index of the first band of the window."""
+    def projections(self) -> Projections | None:
+        """The stored projections of the band window near the gap, or None."""
         if "projections" not in self.arrays:
             return None
         arrays, meta = self.arrays["projections"]
-        return arrays["weights"], int(meta.get("first_band", 0))
+        return Projections(
+            weights=arrays["weights"],
+            orbitals=arrays.get("orbitals"),
+            elements=list(meta.get("elements") or []),
+            first_band=int(meta.get("first_band", 0)),
+        )
+
+
+@dataclass(frozen=True)
+class Projections:
+    """Projections of the bands first_band .. first_band + nbands - 1 (0-based) at every k-point:
+    `weights` (spin, k, band, atom) summed over orbitals, and `orbitals` (spin, k, band, element, 4) summed
+    over each element's atoms and over m for l = s, p, d, f (None in documents written before it was kept)."""
+
+    weights: np.ndarray
+    orbitals: np.ndarray | None
+    elements: list[str]
+    first_band: int
+
+    @property
+    def nbands(self) -> int:
+        return self.weights.shape[2]

@@ -10,7 +10,7 @@ import os
 import sys
 import warnings
 
-from dftflow.cli import inputs, running
+from dftflow.cli import inputs, levels, running
 from dftflow.errors import InputError
 
 EXIT_INPUT_ERROR = 2
@@ -133,6 +133,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_dir")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=running.cmd_parse)
+
+    p = sub.add_parser(
+        "levels",
+        help="classify the band-edge and in-gap states of any defect run against its pristine supercell run",
+    )
+    p.add_argument("defect_dir", help="the defect cell's run directory (vasprun.xml with projections, OUTCAR)")
+    p.add_argument("--pristine", required=True, help="the pristine supercell's run directory (same cell and mesh)")
+    p.add_argument("--pristine-bands", help="the pristine supercell's band-structure run (edges at Γ and on the path)")
+    p.add_argument("--defect-bands", help="the defect cell's band-structure run (gaps over its path too)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=levels.cmd_levels)
     return parser
 
 

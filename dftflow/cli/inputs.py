@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 from dftflow.errors import InputError
+from dftflow.steps import Step
 
 
 # --- sites -----------------------------------------------------------------------------------------
@@ -55,7 +56,9 @@ def dependency_note(calc, parent_step: str | None) -> str:
     if calc.parent is None:
         return ""
     source = (
-        "the relaxed bulk (CONTCAR of 'bulk relax')" if parent_step == "bulk-relax" else f"CONTCAR of '{calc.parent}'"
+        "the relaxed bulk (CONTCAR of 'bulk relax')"
+        if parent_step is Step.BULK_RELAX
+        else f"CONTCAR of '{calc.parent}'"
     )
     lines = [
         f"{calc.label}",
@@ -63,8 +66,13 @@ def dependency_note(calc, parent_step: str | None) -> str:
         "This folder was written from the UNRELAXED structure. In the workflow this calculation starts",
         f"from {source}: the structure here shows the settings, not the geometry that will be run.",
     ]
-    if calc.step == "hse-static":
+    if calc.step in (Step.HSE_STATIC, Step.HSE_PARCHG):
         lines.append(f"In the workflow it also reads the WAVECAR of '{calc.parent}' (ISTART = 1).")
+    if calc.step is Step.HSE_PARCHG:
+        lines += [
+            "IBAND is not in this INCAR: the workflow sets it when the step runs, to the in-gap bands the",
+            f"defect-level analysis finds in '{calc.parent}' against '{', '.join(calc.requires)}'.",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -87,7 +95,7 @@ def cmd_inputs(args) -> int:
                 {
                     "label": calc.label,
                     "directory": calc.dirname,
-                    "step": calc.step,
+                    "step": calc.step.value,
                     "parent": calc.parent,
                     "input_hash": inputs.input_hash(),
                 }
@@ -114,8 +122,14 @@ def cmd_plan(args) -> int:
     if args.json:
         print(json.dumps(rows, indent=1))
         return 0
-    print(f"study {study.spec.name}: {len(rows)} calculations (cost per SCF step, relative to the bulk relax)")
-    header = f"{'label':44s} {'atoms':>5} {'NELECT':>6} {'NBANDS':>6} {'k-pts':>5}  {'functional':38s} {'cost':>8}"
+    print(
+        f"study {study.spec.name}: {len(rows)} calculations (cost per SCF step relative to the bulk relax's, and at "
+        "most that times NSW for relaxations)"
+    )
+    header = (
+        f"{'label':44s} {'atoms':>5} {'NELECT':>6} {'NBANDS':>6} {'k-pts':>5}  {'functional':38s} {'cost':>8} "
+        f"{'NSW':>4} {'cost max':>9}"
+    )
     print(header)
     print("-" * len(header))
     for r in rows:
@@ -126,8 +140,12 @@ def cmd_plan(args) -> int:
         )
         print(
             f"{r['label']:44s} {r['atoms']:5d} {r['nelect']:6d} {r['nbands']:6d} {kpts:>5}  "
-            f"{r['functional']:38s} {r['relative_cost']:8.3g}"
+            f"{r['functional']:38s} {r['relative_cost']:8.3g} {r['ionic_steps_max']:4d} {r['relative_cost_max']:9.3g}"
         )
     total = sum(r["relative_cost"] for r in rows)
-    print(f"k-pts a+b: a weighted SCF points + b zero-weight path points. Total relative cost {total:.3g}.")
+    most = sum(r["relative_cost_max"] for r in rows)
+    print(
+        f"k-pts a+b: a weighted SCF points + b zero-weight path points. Total relative cost {total:.3g} per SCF "
+        f"cycle of every step, at most {most:.3g} with every relaxation running NSW ionic steps."
+    )
     return 0

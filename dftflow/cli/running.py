@@ -174,9 +174,9 @@ def cmd_results(args) -> int:
 
 
 def cmd_parse(args) -> int:
-    from dftflow.vasp.outputs import summary
+    from dftflow.vasp.outputs import run_summary
 
-    info = summary(args.run_dir)
+    info = run_summary(args.run_dir)
     if args.json:
         print(json.dumps(info, indent=1))
         return 0

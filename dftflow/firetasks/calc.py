@@ -32,6 +32,8 @@ class WriteVaspInputs(FiretaskBase):
         db_file = env_chk(self.get("db_file", ">>db_file<<"), fw_spec, strict=False)
         db = results_db(fw_spec, db_file) if db_file else None
         record = prepare_calculation(study, self["label"], os.getcwd(), fw_spec.get("calc_locs", []), db)
+        if record.get("skip"):  # nothing to compute (a partial-charge step of a cell without in-gap states)
+            return FWAction(stored_data={"skipped": record["skip"]}, exit=True)
         return FWAction(stored_data={"input_hash": record["input_hash"]})
 
 

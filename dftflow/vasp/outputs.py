@@ -19,9 +19,11 @@ from pymatgen.electronic_structure.core import Spin
 
 from dftflow import __version__
 from dftflow.errors import InputError
+from dftflow.vasp.parchg import parchg_arrays
 
 MOCK_MARKER = "mock-vasp"
 PROJECTION_WINDOW = 3.0  # eV beyond the band edges whose per-atom projections are kept for defect analysis
+FAR_SIDE = 6.0  # eV kept above the highest occupied and below the lowest empty state, whichever reaches further
 INPUTS_RECORD = "dftflow_inputs.json"  # written by dftflow next to the inputs: label, hash, study context
 
 
@@ -44,7 +46,7 @@ def load_vasprun(directory: Path, projections: bool = True):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # unconverged-run warnings: reported in the summary instead
-            return FastVasprun(str(path), projections="atom" if projections else None)
+            return FastVasprun(str(path), projections="full" if projections else None)
     except VasprunCorruptedError:
         raise
     except Exception as exc:  # anything else a damaged file makes a parser raise
@@ -147,7 +149,7 @@ def band_edges(vasprun) -> dict:
     }
 
 
-def summary(directory: str | Path) -> dict:
+def run_summary(directory: str | Path) -> dict:
     """What `dftflow parse` prints for any VASP run directory."""
     directory = Path(directory)
     if not directory.is_dir():
@@ -237,9 +239,46 @@ def task_document(directory: str | Path, context: dict | None = None) -> tuple[d
             if outcar is not None and outcar.total_mag is not None
             else None,
             "core_potentials": [float(x) for x in (outcar.electrostatic_potential or [])] if outcar else [],
+            "dielectric": dielectric_of(vasprun, outcar),
         },
     }
-    return doc, run_arrays(vasprun, directory)
+    arrays = run_arrays(vasprun, directory)
+    parchg = parchg_arrays(directory, _defect_centre(context))
+    if parchg is not None:
+        arrays["parchg"] = parchg
+        doc["output"]["parchg_files"] = parchg["meta"]["files"]
+    return doc, arrays
+
+
+def dielectric_of(vasprun, outcar) -> dict | None:
+    """Dielectric tensors of a LEPSILON / LCALCEPS run (3x3, VASP's): electronic (ion-clamped, local fields
+    in DFT), ionic (IBRION 5-8), and their sum, the static total that screens a relaxed defect; else None."""
+    electronic = np.array(vasprun.epsilon_static or [], dtype=float)
+    ionic = np.array(vasprun.epsilon_ionic or [], dtype=float)
+    if electronic.size == 0 and outcar is not None:
+        try:
+            outcar.read_lepsilon()
+            electronic = np.array(outcar.dielectric_tensor or [], dtype=float)
+            outcar.read_lepsilon_ionic()
+            ionic = np.array(outcar.dielectric_ionic_tensor or [], dtype=float)
+        except Exception:  # not a LEPSILON OUTCAR: pymatgen's regex readers raise on missing blocks
+            electronic = np.array([])
+    if electronic.shape != (3, 3):
+        return None
+    ionic = ionic if ionic.shape == (3, 3) else np.zeros((3, 3))
+    return {
+        "electronic": electronic.tolist(),
+        "ionic": ionic.tolist(),
+        "total": (electronic + ionic).tolist(),
+        "method": "LEPSILON" if vasprun.incar.get("LEPSILON") else "LCALCEPS",
+    }
+
+
+def _defect_centre(context: dict):
+    """Fractional coordinates of the defects' centroid from the study context (None outside dftflow)."""
+    sites = (context.get("defect") or {}).get("sites") or []
+    coords = [s["frac_coords"] for s in sites if "frac_coords" in s]
+    return np.mean(coords, axis=0) if coords else None
 
 
 def run_arrays(vasprun, directory: Path) -> dict[str, dict]:
@@ -263,15 +302,9 @@ def run_arrays(vasprun, directory: Path) -> dict[str, dict]:
     dos = _dos_arrays(vasprun, spins)
     if dos is not None:
         arrays["dos"] = dos
-    per_atom = getattr(vasprun, "atom_projections", None)  # (spin, k, band, atom), summed over orbitals
-    if per_atom is None and vasprun.projected_eigenvalues:  # a plain pymatgen Vasprun
-        per_atom = np.array([vasprun.projected_eigenvalues[s].sum(axis=3) for s in spins])
-    if per_atom is not None:
-        lo, hi = _window(eig, occ)
-        arrays["projections"] = {
-            "arrays": {"weights": per_atom[:, :, lo:hi, :].astype(np.float32)},
-            "meta": {"first_band": lo},
-        }
+    projections = projection_window(vasprun, spins, eig, occ, weights)
+    if projections is not None:
+        arrays["projections"] = projections
     locpot = find_file(directory, "LOCPOT", required=False)
     if locpot is not None:
         from pymatgen.io.vasp import Locpot
@@ -312,12 +345,54 @@ def _dos_arrays(vasprun, spins: list) -> dict | None:
     return {"arrays": arrays, "meta": {"efermi": tdos.efermi}}
 
 
-def _window(eig: np.ndarray, occ: np.ndarray) -> tuple[int, int]:
-    """Band index range with energies within PROJECTION_WINDOW of the band edges (VBM..CBM)."""
-    occupied, empty = eig[occ > 0.5], eig[occ <= 0.5]
+def projection_window(vasprun, spins, eig, occ, weights) -> dict | None:
+    """Projections of the bands within PROJECTION_WINDOW of the gap, as blob contents: per-atom sums
+    (spin, k, band, atom) and, when the run was read with its orbitals, per-element sums for l = s, p, d, f
+    (spin, k, band, element, 4): what pydefect's orbital character is made of."""
+    full = vasprun.projected_eigenvalues  # {Spin: (k, band, atom, orbital)} when read with projections="full"
+    per_atom = getattr(vasprun, "atom_projections", None)  # (spin, k, band, atom), summed over orbitals
+    if per_atom is None and full:  # a plain pymatgen Vasprun
+        per_atom = np.array([full[s].sum(axis=3) for s in spins])
+    if per_atom is None:
+        return None
+    lo, hi = _window(eig, occ, weights)
+    arrays = {"weights": per_atom[:, :, lo:hi, :].astype(np.float32)}
+    meta = {"first_band": lo}
+    if full:
+        structure = vasprun.final_structure
+        elements = sorted(structure.symbol_set)
+        window = np.stack([full[s][:, lo:hi] for s in spins])  # (spin, k, band, atom, orbital)
+        by_l = np.stack([window[..., idx].sum(axis=-1) for idx in _l_columns(window.shape[-1])], axis=-1)
+        by_l = np.concatenate([by_l, np.zeros((*by_l.shape[:-1], 4 - by_l.shape[-1]))], axis=-1)
+        arrays["orbitals"] = np.stack(
+            [by_l[:, :, :, structure.indices_from_symbol(el), :].sum(axis=3) for el in elements], axis=3
+        )
+        meta["elements"] = elements
+    return {"arrays": arrays, "meta": meta}
+
+
+def _l_columns(n_orbitals: int) -> list[list[int]]:
+    """Orbital columns of each l (s, p, d[, f]): lm-decomposed (LORBIT 11/12: s, py, pz, px, dxy, ...) or
+    l-decomposed (LORBIT 10: s, p, d[, f]), as pydefect tells them apart (more than 5 columns: lm)."""
+    if n_orbitals > 5:
+        return [[0], [1, 2, 3], [4, 5, 6, 7, 8], list(range(9, n_orbitals))][: 3 if n_orbitals <= 9 else 4]
+    return [[i] for i in range(n_orbitals)]
+
+
+def _window(eig: np.ndarray, occ: np.ndarray, weights: np.ndarray) -> tuple[int, int]:
+    """Band index range from PROJECTION_WINDOW below the highest occupied state to PROJECTION_WINDOW above
+    the lowest empty one, widened to FAR_SIDE above the highest occupied and below the lowest empty state:
+    in a defect cell the lowest empty state may be a hole at the VBM (or the highest occupied one an
+    electron in the conduction band), and both host band edges must still be inside. Occupied and
+    empty are told apart on the weighted (SCF) points only: on the zero-weight points of a band-structure
+    run VASP derives occupations from the mesh's Fermi level, so valence states there can look empty."""
+    use = weights > 0 if (weights > 0).any() else np.ones(len(weights), dtype=bool)
+    e, o = eig[:, use], occ[:, use]
+    occupied, empty = e[o > 0.5], e[o <= 0.5]
     vbm = occupied.max() if occupied.size else eig.min()
     cbm = empty.min() if empty.size else eig.max()
-    near = np.any((eig >= vbm - PROJECTION_WINDOW) & (eig <= cbm + PROJECTION_WINDOW), axis=(0, 1))
+    low, top = min(vbm - PROJECTION_WINDOW, cbm - FAR_SIDE), max(cbm + PROJECTION_WINDOW, vbm + FAR_SIDE)
+    near = np.any((eig >= low) & (eig <= top), axis=(0, 1))
     idx = np.nonzero(near)[0]
     return (int(idx.min()), int(idx.max()) + 1) if len(idx) else (0, eig.shape[2])
 

@@ -128,11 +128,15 @@ def nelect(structure: Structure, potcars: PotcarChoice, charge: int) -> int:
     return int(round(total))
 
 
-def default_nbands(nelect_value: int, nions: int) -> int:
-    """VASP's default NBANDS for a non-magnetic start: max(NINT(NELECT+2)/2 + max(NIONS/2, 3), 0.6 NELECT).
+def default_nbands(nelect_value: float, nions: int, band_groups: int = 1) -> int:
+    """VASP's default NBANDS: max(NINT(NELECT+2)/2 + max(NIONS/2, 3), INT(0.6 NELECT)) (Fortran integer
+    division), rounded up to a multiple of the band groups VASP runs (cores / NCORE, OUTCAR's NPAR).
 
-    Written explicitly into every supercell step so that the relax WAVECAR can seed the hybrid run and
-    the band count does not depend on the number of cores (VASP rounds its own default up to them).
-    1x1x2 WO3 with W_sv: 512 electrons -> 307 bands; 2x2x2: 2048 -> 1228.
+    Written explicitly (band_groups = 1) into every supercell step so that the relax WAVECAR can seed the
+    hybrid run and the band count does not depend on the number of cores. VASP still rounds an explicit
+    NBANDS up to its band groups, so relax and hybrid steps of one system must run with the same
+    NCORE/core count for the WAVECAR to be read. 1x1x2 WO3 with W_sv: 512 electrons -> 307 bands; 2x2x2:
+    2048 -> 1228. Checked against VASP's own NBANDS in real runs (tests/vasp/test_potcars.py).
     """
-    return max(round(nelect_value + 2) // 2 + max(nions // 2, 3), int(0.6 * nelect_value))
+    bands = max(round(nelect_value + 2) // 2 + max(nions // 2, 3), int(0.6 * nelect_value))
+    return -(-bands // band_groups) * band_groups

@@ -24,18 +24,17 @@ from pymatgen.io.vasp import Incar, Kpoints, Poscar
 
 from dftflow.errors import InputError
 from dftflow.fileio import atomic_write_text
+from dftflow.steps import Step
 from dftflow.vasp.kpoints import DEFAULT_LINE_DENSITY, DEFAULT_PATH, automatic_kpoints, zero_weight_kpoints
 from dftflow.vasp.potcars import PotcarChoice, default_nbands, nelect
 
-STEPS = ("bulk-relax", "relax", "hse-static", "hse-bands")
-STEP_PRESET = {"bulk-relax": "bulk-relax", "relax": "relax", "hse-static": "hybrid-static", "hse-bands": "hybrid-bands"}
-OVERRIDE_GROUP = {"bulk-relax": "bulk-relax", "relax": "relax", "hse-static": "hybrid", "hse-bands": "hybrid"}
 MAGMOM_SEED = 0.6  # mu_B on each W next to a defect that leaves electrons behind (V_O+, V_O0, H)
 
 
 @cache
 def preset(name: str) -> dict:
-    """A preset's INCAR with its parents merged in (child wins), plus its description chain."""
+    """A preset's INCAR with its parents merged in (child wins; a child's null removes the tag), plus its
+    description."""
     try:
         text = resources.files("dftflow.vasp").joinpath(f"presets/{name}.yaml").read_text()
     except FileNotFoundError:
@@ -43,7 +42,7 @@ def preset(name: str) -> dict:
     data = yaml.safe_load(text)
     incar = dict(preset(data["parent"])["incar"]) if data.get("parent") else {}
     incar.update(data.get("incar") or {})
-    return {"incar": incar, "description": data.get("description", name)}
+    return {"incar": {k: v for k, v in incar.items() if v is not None}, "description": data.get("description", name)}
 
 
 def available_presets() -> list[str]:
@@ -68,15 +67,23 @@ class Science:
     band_path: tuple = DEFAULT_PATH
     line_density: float = DEFAULT_LINE_DENSITY
     incar_overrides: dict = field(default_factory=dict)  # {"bulk-relax"|"relax"|"hybrid": {TAG: value}}
+    bulk_functional: str | None = None  # the bulk relax's functional preset (default: relax_functional)
+    bulk_cell: str = "relax"  # "relax": ISIF 3; "fixed": the given lattice kept, positions relaxed (ISIF 2)
 
-    def step_incar(self, step: str) -> dict:
+    def step_incar(self, step: Step | str) -> dict:
         """Preset + functional + study overrides for one step (no per-system values yet)."""
-        if step not in STEPS:
-            raise ValueError(f"unknown step {step!r}")
-        hybrid = step.startswith("hse-")
-        incar = dict(preset(STEP_PRESET[step])["incar"])
-        incar.update(preset(self.hybrid_functional if hybrid else self.relax_functional)["incar"])
+        step = Step(step)
+        hybrid = step.hybrid
+        incar = dict(preset(step.preset)["incar"])
+        functional = self.hybrid_functional if hybrid else self.relax_functional
+        if step is Step.BULK_RELAX and self.bulk_functional:
+            functional = self.bulk_functional
+        incar.update(preset(functional)["incar"])
         incar["ENCUT"] = self.encut
+        if step is Step.BULK_RELAX and self.bulk_cell == "fixed":
+            incar["ISIF"] = 2  # the lattice is the one given (a published cell): positions only
+        if step is Step.BULK_RELAX and incar.get("LHFCALC"):  # a hybrid bulk relax: the study's hybrid values
+            hybrid = True
         if hybrid:
             if not incar.get("LHFCALC"):
                 raise InputError(f"hybrid functional preset {self.hybrid_functional!r} does not set LHFCALC")
@@ -85,7 +92,7 @@ class Science:
                     incar[tag] = value
         elif incar.get("LHFCALC"):
             raise InputError(f"relax functional preset {self.relax_functional!r} is a hybrid")
-        incar.update(self.incar_overrides.get(OVERRIDE_GROUP[step], {}))
+        incar.update(self.incar_overrides.get(step.override_group, {}))
         incar.setdefault("LDAU", False)
         return incar
 
@@ -158,7 +165,7 @@ class VaspInputs:
 
 
 def make_inputs(
-    step: str,
+    step: Step | str,
     label: str,
     structure: Structure,
     science: Science,
@@ -166,18 +173,33 @@ def make_inputs(
     seed_w: tuple[int, ...] = (),
     defect_electrons: int = 0,
     note: str = "",
+    molecule: bool = False,
+    extra: dict | None = None,
 ) -> VaspInputs:
-    """The input set of one calculation (see the module docstring for the order of precedence)."""
+    """The input set of one calculation (see the module docstring for the order of precedence).
+
+    molecule: a molecule in a box (the O2 reference): the molecule preset on top, Gamma point only.
+    extra: INCAR values set for this calculation alone (LWAVE of a static a partial-charge step reads,
+    IBAND of that step)."""
+    step = Step(step)
     incar = science.step_incar(step)
+    if molecule:
+        incar.update(preset("molecule-o2")["incar"])
+    incar.update(extra or {})
     n_el = nelect(structure, science.potcars, charge)
     incar["SYSTEM"] = label
     incar["NELECT"] = n_el
-    if step != "bulk-relax":
+    if not step.bulk:
         incar.setdefault("NBANDS", default_nbands(n_el, len(structure)))
     if incar.get("ISPIN") == 2 and "MAGMOM" not in incar:
-        seeds = set(seed_w) if defect_electrons > 0 else set()
-        incar["MAGMOM"] = [MAGMOM_SEED if i in seeds else 0.0 for i in range(len(structure))]
-    if step == "hse-bands":
+        if molecule:
+            incar["MAGMOM"] = [float(incar.get("NUPDOWN", 0)) / len(structure)] * len(structure)
+        else:
+            seeds = set(seed_w) if defect_electrons > 0 else set()
+            incar["MAGMOM"] = [MAGMOM_SEED if i in seeds else 0.0 for i in range(len(structure))]
+    if molecule:
+        kpoints = automatic_kpoints((1, 1, 1), "Gamma")
+    elif step is Step.HSE_BANDS:
         kpoints = zero_weight_kpoints(
             structure,
             science.supercell_mesh,
@@ -187,7 +209,7 @@ def make_inputs(
             line_density=science.line_density,
         )
     else:
-        mesh = science.bulk_mesh if step == "bulk-relax" else science.supercell_mesh
+        mesh = science.bulk_mesh if step.bulk else science.supercell_mesh
         kpoints = automatic_kpoints(mesh, science.kpoint_style)
     return VaspInputs(
         label=label, incar=Incar(incar), kpoints=kpoints, structure=structure, potcars=science.potcars, note=note

@@ -7,10 +7,9 @@ import pytest
 from pymatgen.io.vasp import Vasprun
 
 from dftflow.analysis.band_edges import run_band_edges
-from dftflow.analysis.defect_levels import defect_levels
-from dftflow.analysis.energetics import formation_energies
+from dftflow.analysis.figure_data import band_panel
 from dftflow.analysis.rundata import RunData
-from dftflow.analysis.summary import _gap_row, _k_name, band_panel
+from dftflow.analysis.study_analysis import gap_row, k_name
 from tests.conftest import REAL_VASP
 
 GAN = REAL_VASP / "GaN_Mg_Ga_defect"
@@ -56,66 +55,10 @@ def test_hse_zero_weight_band_structure_parses_with_labels_and_gap():
     labels = [lab for _, lab in panel["ticks"]]
     assert set(labels) & {"\\Gamma", "X", "L", "W"}
     assert np.all(np.diff(panel["distance"]) >= 0)
-    row = _gap_row("Cs2SnI6", run, run)  # the run's weighted points stand in for the static's mesh
+    row = gap_row("Cs2SnI6", run, run)  # the run's weighted points stand in for the static's mesh
     assert (row["vbm_k"], row["cbm_k"], row["direct"]) == ("Γ", "Γ", True)
 
 
 def test_band_edge_off_the_labelled_points_is_named_by_its_coordinates():
-    assert _k_name("\\Gamma", [0, 0, 0]) == "Γ" == _k_name("G", [0, 0, 0]) and _k_name("X", [0.5, 0, 0]) == "X"
-    assert _k_name(None, [1e-6, 0.25, -1 / 3]) == "(0, 0.25, -0.333)"
-
-
-def test_mg_ga_acceptor_state_is_found(gan):
-    bulk, runs = gan
-    levels = defect_levels(runs[0], bulk)
-    assert levels.defect == "Mg_Ga"
-    empty = [s for s in levels.states if s.occupation < 0.1]
-    assert len(empty) == 1, "Mg_Ga^0 has one hole: one empty localised state"
-    hole = empty[0]
-    assert hole.spin == 1 and 0.1 < hole.above_vbm < 0.5  # a shallow acceptor level in the minority spin
-    assert {a["species"] for a in hole.atoms[:3]} == {"N"} and all(a["distance"] < 2.2 for a in hole.atoms[:3])
-    assert hole.shell_weight > 0.4  # on Mg and its four N neighbours (5 of 32 atoms)
-    assert not levels.metallic
-    assert defect_levels(runs[-2], bulk).metallic  # the extra electron of q = -2 sits in the conduction band
-
-
-def test_formation_energies_agree_with_pymatgen_analysis_defects(gan):
-    from pymatgen.analysis.defects.core import Substitution
-    from pymatgen.analysis.defects.thermo import DefectEntry, FormationEnergyDiagram
-    from pymatgen.core import Composition, Element, PeriodicSite
-    from pymatgen.entries.computed_entries import ComputedEntry, ComputedStructureEntry
-
-    bulk, runs = gan
-    elemental = {"Ga": -3.0, "N": -8.3, "Mg": -1.6}  # arbitrary but shared references, eV/atom
-    bulk_energy = bulk.doc["output"]["energy"]
-    pd_entries = [ComputedEntry(Composition(el), e) for el, e in elemental.items()]
-    pd_entries += [
-        ComputedEntry(Composition("GaN"), bulk_energy / 16),
-        ComputedEntry(Composition("Mg3N2"), 3 * elemental["Mg"] + 2 * elemental["N"] - 4.0),
-    ]
-    host = bulk.structure.copy()
-    ga = next(i for i, s in enumerate(host) if s.specie.symbol == "Ga")
-    defect = Substitution(host, PeriodicSite(Element("Mg"), host[ga].frac_coords, host.lattice))
-    bulk_entry = ComputedStructureEntry(bulk.structure.copy(), bulk_energy)
-    entries = [
-        DefectEntry(
-            defect=defect,
-            charge_state=q,
-            bulk_entry=bulk_entry,
-            sc_entry=ComputedStructureEntry(r.structure.copy(), r.doc["output"]["energy"]),
-        )
-        for q, r in runs.items()
-    ]
-    edges = run_band_edges(bulk)["all"]
-    fed = FormationEnergyDiagram(
-        defect_entries=entries, pd_entries=pd_entries, vbm=edges.vbm, band_gap=edges.gap, bulk_entry=bulk_entry
-    )
-    for limit in fed.chempot_limits:
-        mu = {el.symbol: elemental[el.symbol] + value for el, value in limit.items()}
-        ours = {fe.charge: fe for fe in formation_energies(list(runs.values()), bulk, {"limit": mu})}
-        for entry in entries:
-            theirs = fed._vbm_formation_energy(entry, limit)
-            assert ours[entry.charge_state].at_vbm == pytest.approx(theirs, abs=1e-8)
-            assert ours[entry.charge_state].element_changes == {"Mg": 1, "Ga": -1}
-        lowest = min(fe.at_vbm for fe in ours.values())
-        assert fed.get_formation_energy(0.0, limit) == pytest.approx(lowest, abs=1e-6)
+    assert k_name("\\Gamma", [0, 0, 0]) == "Γ" == k_name("G", [0, 0, 0]) and k_name("X", [0.5, 0, 0]) == "X"
+    assert k_name(None, [1e-6, 0.25, -1 / 3]) == "(0, 0.25, -0.333)"

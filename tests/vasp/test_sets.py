@@ -1,14 +1,15 @@
 import pytest
 
 from dftflow.errors import InputError
+from dftflow.steps import Step
 from dftflow.vasp.potcars import PotcarChoice
-from dftflow.vasp.sets import STEPS, Science, available_presets, make_inputs, preset
+from dftflow.vasp.sets import Science, available_presets, make_inputs, preset
 
 SCIENCE = Science(potcars=PotcarChoice(symbols=(("H", "H"), ("O", "O"), ("W", "W_sv"))))
 
 
 def test_every_preset_writes_ldau_false_through_base():
-    for step in STEPS:
+    for step in Step:
         assert SCIENCE.step_incar(step)["LDAU"] is False
 
 

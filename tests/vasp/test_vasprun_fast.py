@@ -145,7 +145,7 @@ def test_run_arrays_of_dftflow_are_unchanged(path):
     """dftflow's outputs.run_arrays from a FastVasprun gives the blobs it gave from pymatgen's Vasprun and
     CompleteDos (the element/orbital sums by CompleteDos.get_element_spd_dos, as dftflow computed them)."""
     directory = path.parent
-    ref, fast = _read(path, "pymatgen"), _read(path, "atom")
+    ref, fast = _read(path, "pymatgen"), _read(path, "full")  # as outputs.load_vasprun reads it
     a, b = outputs.run_arrays(fast, directory), outputs.run_arrays(ref, directory)
     spins = _spins(ref)
     dos = ref.complete_dos

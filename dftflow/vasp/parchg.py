@@ -1,0 +1,79 @@
+"""Partial charge densities (PARCHG files, VASP's LPARD output) reduced to what a report draws.
+
+For each PARCHG (one per band with LSEPB): its integrated charge, the share of it in each atom's
+periodic Voronoi cell (every grid point assigned to its nearest atom: the weight per atom, W included),
+and the density on the lattice plane through the defect perpendicular to c (the slice figure). The
+files themselves stay in the run directory for VESTA.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+PARCHG_NAME = re.compile(r"^PARCHG(\.(?P<band>\d+)\.(?P<k>ALLK|\d+))?(\.gz)?$")
+
+
+def parchg_files(directory: Path) -> list[tuple[int | None, Path]]:
+    """(band number or None for a summed PARCHG, path) of every PARCHG file in a run directory."""
+    out = []
+    for path in sorted(directory.iterdir()):
+        match = PARCHG_NAME.match(path.name)
+        if match and (match.group("k") in (None, "ALLK")):
+            band = match.group("band")
+            out.append((int(band) if band else None, path))
+    return out
+
+
+def voronoi_weights(density: np.ndarray, structure) -> np.ndarray:
+    """Share of the grid's charge in each atom's periodic Voronoi cell (nearest atom by Cartesian distance)."""
+    from scipy.spatial import cKDTree
+
+    shape = density.shape
+    grid = np.stack(np.meshgrid(*[np.arange(n) / n for n in shape], indexing="ij"), axis=-1).reshape(-1, 3)
+    shifts = np.array([[i, j, k] for i in (-1, 0, 1) for j in (-1, 0, 1) for k in (-1, 0, 1)])
+    frac = (structure.frac_coords % 1.0)[None, :, :] + shifts[:, None, :]
+    images = structure.lattice.get_cartesian_coords(frac.reshape(-1, 3))
+    owner = cKDTree(images).query(structure.lattice.get_cartesian_coords(grid))[1] % len(structure)
+    charge = np.bincount(owner, weights=density.reshape(-1), minlength=len(structure))
+    total = charge.sum()
+    return charge / total if total > 0 else charge
+
+
+def parchg_arrays(directory: Path, centre_frac=None) -> dict | None:
+    """Blob contents of a run's PARCHG files: bands, integrated charges, Voronoi weights per atom (band,
+    atom), the c-plane slices through `centre_frac` (band, na, nb); None when the run wrote none."""
+    from pymatgen.io.vasp import Chgcar
+
+    files = parchg_files(directory)
+    if not files:
+        return None
+    bands, charges, weights, slices, names = [], [], [], [], []
+    structure = None
+    for band, path in files:
+        chg = Chgcar.from_file(str(path))
+        structure = chg.structure
+        density = np.asarray(chg.data["total"], dtype=float)  # rho * V, VASP's CHGCAR convention
+        charges.append(float(density.sum() / density.size))
+        weights.append(voronoi_weights(density, structure))
+        z = 0.0 if centre_frac is None else float(centre_frac[2]) % 1.0
+        slices.append(density[:, :, int(round(z * density.shape[2])) % density.shape[2]] / structure.volume)
+        bands.append(-1 if band is None else band)
+        names.append(path.name)
+    return {
+        "arrays": {
+            "bands": np.array(bands),
+            "charge": np.array(charges),
+            "weights": np.array(weights),
+            "slices": np.array(slices),
+        },
+        "meta": {
+            "files": names,
+            "slice_plane_c": None if centre_frac is None else float(centre_frac[2]) % 1.0,
+            "lattice": structure.lattice.matrix,
+            "species": [s.specie.symbol for s in structure],
+            "frac_coords": structure.frac_coords,
+        },
+    }
