@@ -42,7 +42,7 @@ from concurrent.futures import Future
 import numpy as np
 
 from dftflow.errors import InputError
-from dftflow.vasp.vasprun_numbers import FixedWidthRows, fixed_width_rows
+from dftflow.vasp.vasprun_numbers import FixedWidthRows, fixed_width_rows, l_columns, reduced_shape, sums_into
 
 CHUNK = 1 << 22  # bytes read at a time; also the size of the pieces converted in parallel
 _BLOCK = re.compile(rb"<(eigenvalues|projected|dos|eigenvalues_kpoints_opt|projected_kpoints_opt)[\s>]")
@@ -209,7 +209,7 @@ class BlockStream:
                     pass
                 self.pos += len(b"</projected>")
                 return
-            fields, data = self._array(reduce_rows=self.projections == "atom")
+            fields, data = self._array(projected=True)
             self._expect(b"</projected>")
             self.blocks["projected"], self.blocks["projected_fields"] = data, fields
 
@@ -233,8 +233,9 @@ class BlockStream:
             self._expect(b"</dos>")
         return {"efermi": float(efermi.group(1)), "total": total, "partial": partial, "partial_fields": fields}
 
-    def _array(self, reduce_rows: bool = False) -> tuple[list[str], np.ndarray]:
-        """One <array>: (field names, rows (n, nfields) float64, or their sums (n,) with reduce_rows).
+    def _array(self, projected: bool = False) -> tuple[list[str], np.ndarray]:
+        """One <array>: (field names, rows (n, nfields) float64); for <projected> with projections "atom"
+        each row's sum (n,), with "l" its sum and its sums by l (n, 1 + l channels).
 
         The rows stay flat: :class:`~dftflow.vasp.vasprun_fast.FastVasprun` shapes them from the header
         (ISPIN, k-points, atoms), which is cheaper than counting the <set> tags of a GB-sized block. The
@@ -242,6 +243,9 @@ class BlockStream:
         """
         self._expect(b"<array")
         fields = [f.strip().decode() for f in _FIELD.findall(self._take_before(b"<set"))]
+        everything = tuple(range(len(fields)))
+        reduce_rows = {"atom": (everything,), "l": (everything, *map(tuple, l_columns(len(fields))))}
+        reduce_rows = reduce_rows.get(self.projections) if projected else None
         bytes_left = self._bytes_left()
         if bytes_left is not None:
             data = self._array_in_place(bytes_left, len(fields), reduce_rows)
@@ -265,16 +269,16 @@ class BlockStream:
             self._corrupted("empty <array>")
         return fields, rows.array()
 
-    def _array_in_place(self, bytes_left: int, ncols: int, reduce_rows: bool) -> np.ndarray:
+    def _array_in_place(self, bytes_left: int, ncols: int, reduce_rows: tuple | None) -> np.ndarray:
         """The rows converted straight into one array allocated for as many rows as the bytes left in the
         file could hold (virtual memory: only the pages written become resident) and shrunk in place at the
         end. Each piece learns where its rows go from the piece before it (a chain of futures)."""
-        out = np.empty((bytes_left // (8 + 2 * ncols) + 1, *(() if reduce_rows else (ncols,))))
+        out = np.empty((bytes_left // (8 + 2 * ncols) + 1, *reduced_shape(ncols, reduce_rows)))
         before, pending = None, deque()
         limit = 2 * getattr(self.pool, "_max_workers", 1)
         for piece in self._pieces_before(b"</array>"):
             after = Future()
-            task = (*piece, ncols, self.name, out, before, after)
+            task = (*piece, ncols, self.name, out, before, after, reduce_rows)
             if self.pool is None:
                 convert_in_place(*task)
             else:
@@ -300,8 +304,8 @@ class BlockStream:
 class _Rows:
     """Converted pieces of a compressed file appended in order into one array that grows by copying."""
 
-    def __init__(self, ncols: int, reduce_rows: bool):
-        self.tail = () if reduce_rows else (ncols,)
+    def __init__(self, ncols: int, reduce_rows: tuple | None):
+        self.tail = reduced_shape(ncols, reduce_rows)
         self.data, self.n = np.empty((1 << 12, *self.tail)), 0
 
     def add(self, part: np.ndarray) -> None:
@@ -317,9 +321,11 @@ class _Rows:
         return self.data
 
 
-def convert_in_place(buf, start: int, end: int, ncols: int, name: str, out, before: Future | None, after: Future):
-    """Converts the rows of buf[start:end] into out (rows, ncols), or their sums into out (rows,), from the
-    row where the piece before ends (`before`); tells the next piece where this one ends (`after`)."""
+def convert_in_place(buf, start: int, end: int, ncols: int, name: str, out, before: Future | None, after: Future,
+                     reduce_rows: tuple | None = None):  # fmt: skip
+    """Converts the rows of buf[start:end] into out (rows, ncols), or their sums (groups of columns
+    `reduce_rows`) into out, from the row where the piece before ends (`before`); tells the next piece
+    where this one ends (`after`)."""
     try:
         rows = FixedWidthRows.of(buf, ncols, start, end)
         parsed = _rows(buf[start:end], ncols, name) if rows is None else None
@@ -332,16 +338,19 @@ def convert_in_place(buf, start: int, end: int, ncols: int, name: str, out, befo
         after.set_exception(exc)  # the pieces after this one fail too, instead of waiting
         raise
     dest = out[first : first + n]
-    if rows is not None and not rows.convert_into(dest):
+    if rows is not None and not rows.convert_into(dest, reduce_rows):
         parsed = _rows(buf[start:end], ncols, name)  # a line the fast path refuses: all of it by loadtxt
         if len(parsed) != n:
             _corrupted(name, f"{len(parsed)} array rows in {n} lines")
     if parsed is not None:
-        dest[...] = parsed.sum(axis=1) if out.ndim == 1 else parsed
+        if reduce_rows is None:
+            dest[...] = parsed
+        else:
+            sums_into(parsed, reduce_rows, dest)
 
 
-def convert_rows(buf, start: int, end: int, ncols: int, reduce_rows: bool, name: str) -> np.ndarray:
-    """The <r> rows of buf[start:end] (whole lines) as (n, ncols) float64, or their sums (n,) with reduce_rows.
+def convert_rows(buf, start: int, end: int, ncols: int, reduce_rows: tuple | None, name: str) -> np.ndarray:
+    """The <r> rows of buf[start:end] (whole lines) as (n, ncols) float64, or their sums (groups of columns).
 
     Fixed-width rows (VASP writes no others) go through
     :func:`~dftflow.vasp.vasprun_numbers.fixed_width_rows`; anything else through numpy.loadtxt and, for
@@ -350,7 +359,11 @@ def convert_rows(buf, start: int, end: int, ncols: int, reduce_rows: bool, name:
     if rows is not None:
         return rows
     rows = _rows(buf[start:end], ncols, name)
-    return rows.sum(axis=1) if reduce_rows else rows
+    return (
+        rows
+        if reduce_rows is None
+        else sums_into(rows, reduce_rows, np.empty((len(rows), *reduced_shape(ncols, reduce_rows))))
+    )
 
 
 def _corrupted(name: str, what: str):

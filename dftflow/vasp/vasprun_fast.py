@@ -24,8 +24,11 @@ Departures from pymatgen (all deliberate):
 - ``projections="atom"`` (default) keeps only the per-atom sums over orbitals, as ``atom_projections``
   (spin, kpoint, band, atom) float64 - summed row by row while reading, bitwise equal to
   ``projected_eigenvalues[spin].sum(axis=3)`` - and leaves ``projected_eigenvalues`` None.
-  ``projections="full"`` also sets pymatgen's ``projected_eigenvalues`` {Spin: (kpoint, band, atom,
-  orbital)}; ``projections=None`` skips the projection rows unread.
+  ``projections="l"`` also keeps ``l_projections`` (spin, kpoint, band, atom, l) float64, the sums over
+  the orbitals of each l (s, p, d[, f]: :func:`~dftflow.vasp.vasprun_numbers.l_columns`), bitwise equal to
+  ``projected_eigenvalues[spin][..., columns].sum(axis=-1)``. ``projections="full"`` also sets
+  pymatgen's ``projected_eigenvalues`` {Spin: (kpoint, band, atom, orbital)}; ``projections=None`` skips
+  the projection rows unread.
 - A truncated or corrupted file always raises :class:`VasprunCorruptedError` (a dftflow ``InputError``:
   exit code 2) saying so; pymatgen raises lxml/EOF errors, and for a malformed ``<dos>`` only sets
   ``dos_has_errors``.
@@ -58,7 +61,7 @@ from dftflow.vasp.vasprun_arrays import BlockStream, VasprunCorruptedError
 
 __all__ = ["FastVasprun", "VasprunCorruptedError", "read_vasprun"]
 
-PROJECTIONS = ("atom", "full", None)
+PROJECTIONS = ("atom", "l", "full", None)
 MAX_THREADS = 4
 # what a damaged file makes the XML parser, the decompressor or pymatgen's element parsers raise
 _DAMAGE = (SyntaxError, EOFError, OSError, zlib.error, ValueError, KeyError, AttributeError, IndexError, TypeError)
@@ -67,8 +70,9 @@ _DAMAGE = (SyntaxError, EOFError, OSError, zlib.error, ValueError, KeyError, Att
 class FastVasprun(Vasprun):
     """A pymatgen ``Vasprun`` read by the streaming parser; see the module docstring.
 
-    Extra attributes: ``atom_projections`` (spin, kpoint, band, atom) float64 or None, and
-    ``projection_orbitals`` (orbital names of the ``<projected>`` block, e.g. s, py, ..., x2-y2).
+    Extra attributes: ``atom_projections`` (spin, kpoint, band, atom) float64 or None, ``l_projections``
+    (spin, kpoint, band, atom, l) or None, and ``projection_orbitals`` (orbital names of the
+    ``<projected>`` block, e.g. s, py, ..., x2-y2).
     """
 
     def __init__(
@@ -142,13 +146,16 @@ class FastVasprun(Vasprun):
                 ]
             self.dos_has_errors = False
         self.atom_projections, self.projection_orbitals = None, blocks.get("projected_fields")
+        self.l_projections = None
         if (proj := blocks.get("projected")) is not None:  # rows (spin, kpoint, band, atom[, orbital])
             proj = self._shaped("<projected>", proj, (ncomp, nkpts), nbands, inner=(natoms,))
             if ncomp == 4:  # non-collinear: components 2-4 are the x, y, z magnetisation (as pymatgen)
-                if proj.ndim == 5:
+                if self.projections == "full":
                     self.projected_magnetization = np.stack([proj[1], proj[2], proj[3]], axis=-1)
                 proj = proj[:1]
-            if proj.ndim == 5:
+            if self.projections == "l":  # (spin, k, band, atom, 1 + l channels): the sum, then the sums by l
+                self.atom_projections, self.l_projections = proj[..., 0], proj[..., 1:]
+            elif proj.ndim == 5:
                 self.projected_eigenvalues = {spin: proj[i] for i, spin in enumerate(_spins(len(proj)))}
                 self.atom_projections = proj.sum(axis=4)
             else:
@@ -185,5 +192,5 @@ def _spins(n: int) -> list[Spin]:
 
 
 def read_vasprun(path: str | Path, projections: str | None = "atom", **kwargs) -> FastVasprun:
-    """Read vasprun.xml(.gz) with the fast parser; projections: "atom" (default), "full" or None."""
+    """Read vasprun.xml(.gz) with the fast parser; projections: "atom" (default), "l", "full" or None."""
     return FastVasprun(path, projections=projections, **kwargs)

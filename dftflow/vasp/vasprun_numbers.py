@@ -65,16 +65,38 @@ _NONE.flags.writeable = False
 
 
 def fixed_width_rows(
-    buf: bytes, ncols: int, reduce_rows: bool = False, start: int = 0, end: int | None = None
+    buf: bytes, ncols: int, groups: tuple | None = None, start: int = 0, end: int | None = None
 ) -> np.ndarray | None:
-    """The <r> rows of buf[start:end] (whole lines; <set> lines anywhere) as (rows, ncols) float64, or each
-    row's sum (rows,) with `reduce_rows` (numpy's own sum over the row, as ``array.sum(axis=-1)`` gives);
-    None when they are not in one fixed-width layout (the caller then uses numpy.loadtxt)."""
+    """The <r> rows of buf[start:end] (whole lines; <set> lines anywhere) as (rows, ncols) float64, or with
+    `groups` their sums over groups of columns (see :func:`sums_into`); None when they are not in one
+    fixed-width layout (the caller then uses numpy.loadtxt)."""
     rows = FixedWidthRows.of(buf, ncols, start, len(buf) if end is None else end)
     if rows is None:
         return None
-    out = np.empty((rows.n,) if reduce_rows else (rows.n, ncols))
-    return out if rows.convert_into(out) else None
+    out = np.empty((rows.n, *reduced_shape(ncols, groups)))
+    return out if rows.convert_into(out, groups) else None
+
+
+def reduced_shape(ncols: int, groups: tuple | None) -> tuple:
+    """The shape of a row after :func:`sums_into`: (ncols,) unreduced, () for one group, else (groups,)."""
+    return (ncols,) if groups is None else () if len(groups) == 1 else (len(groups),)
+
+
+def sums_into(rows: np.ndarray, groups: tuple, out: np.ndarray) -> np.ndarray:
+    """Sums of each row over each group of columns, as numpy sums them (``rows[:, group].sum(axis=1)``,
+    bit for bit): out (n,) for one group, else (n, groups)."""
+    for j, group in enumerate(groups):
+        part = rows if len(group) == rows.shape[1] else np.ascontiguousarray(rows[:, list(group)])
+        row_sums(part, out if len(groups) == 1 else out[:, j])
+    return out
+
+
+def l_columns(n_orbitals: int) -> list[list[int]]:
+    """Orbital columns of each l (s, p, d[, f]): lm-decomposed (LORBIT 11/12: s, py, pz, px, dxy, ...) or
+    l-decomposed (LORBIT 10: s, p, d[, f]), as pydefect tells them apart (more than 5 columns: lm)."""
+    if n_orbitals > 5:
+        return [[0], [1, 2, 3], [4, 5, 6, 7, 8], list(range(9, n_orbitals))][: 3 if n_orbitals <= 9 else 4]
+    return [[i] for i in range(n_orbitals)]
 
 
 class FixedWidthRows:
@@ -103,19 +125,19 @@ class FixedWidthRows:
         self.text, self.n, self.width, self.c0, self.field = text, n, width, c0, field
         self.ncols, self.layout, self.signed = ncols, layout, signed
 
-    def convert_into(self, out: np.ndarray) -> bool:
-        """The numbers into out (n, ncols), or each row's sum into out (n,); False (out partly written) if a
-        character is off. Columns that are not all the usual number (see :func:`_convert`) are converted
-        once more by the general check."""
+    def convert_into(self, out: np.ndarray, groups: tuple | None = None) -> bool:
+        """The numbers into out (n, ncols), or with `groups` their sums (:func:`sums_into`); False (out
+        partly written) if a character is off. Columns that are not all the usual number (see
+        :func:`_convert`) are converted once more by the general check."""
         scratch = _Scratch((min(SUB_ROWS, self.n), self.ncols))
         for i in range(0, self.n, SUB_ROWS):
             n = min(SUB_ROWS, self.n - i)
-            dest = scratch.values[:n] if out.ndim == 1 else out[i : i + n]
+            dest = scratch.values[:n] if groups is not None else out[i : i + n]
             here = _convert(self.text, i, n, self.width, self.c0, self.field, self.ncols, self.layout, scratch, dest)
             if here is None or (here.any() and not self._general_into(dest, scratch.f[:n], here)):
                 return False
-            if out.ndim == 1:
-                row_sums(dest, out[i : i + n])
+            if groups is not None:
+                sums_into(dest, groups, out[i : i + n])
         return True
 
     def _general_into(self, dest, fields, columns) -> bool:

@@ -138,6 +138,12 @@ def test_projections_match_pymatgen(path):
     assert np.array_equal(atom.atom_projections, per_atom) and np.array_equal(full.atom_projections, per_atom)
     assert atom.projected_eigenvalues is None and len(atom.projection_orbitals) == norb
     assert none.projected_eigenvalues is None and none.atom_projections is None
+    by_l = _read(path, "l")  # sums by l while reading: as numpy sums pymatgen's projections, bit for bit
+    assert by_l.projected_eigenvalues is None and by_l.atom_projections.tobytes() == per_atom.tobytes()
+    columns = vasprun_numbers.l_columns(norb)
+    expected = np.array([np.stack([ref.projected_eigenvalues[s][..., c].sum(axis=-1) for c in columns], axis=-1)
+                         for s in _spins(ref)])  # fmt: skip
+    assert by_l.l_projections.shape == expected.shape and by_l.l_projections.tobytes() == expected.tobytes()
 
 
 @pytest.mark.parametrize("path", FILES, ids=IDS)
@@ -145,7 +151,7 @@ def test_run_arrays_of_dftflow_are_unchanged(path):
     """dftflow's outputs.run_arrays from a FastVasprun gives the blobs it gave from pymatgen's Vasprun and
     CompleteDos (the element/orbital sums by CompleteDos.get_element_spd_dos, as dftflow computed them)."""
     directory = path.parent
-    ref, fast = _read(path, "pymatgen"), _read(path, "full")  # as outputs.load_vasprun reads it
+    ref, fast = _read(path, "pymatgen"), _read(path, "l")  # as outputs.load_vasprun reads it
     a, b = outputs.run_arrays(fast, directory), outputs.run_arrays(ref, directory)
     spins = _spins(ref)
     dos = ref.complete_dos
@@ -213,7 +219,7 @@ def test_fixed_width_rows_are_read_exactly_as_float_reads_them():
                     text.splitlines() if b"<r>" in line]  # fmt: skip
         assert values is not None and values.dtype == np.float64
         assert values.tobytes() == np.array(expected).tobytes()  # bit for bit, -0.0 included
-        sums = vasprun_numbers.fixed_width_rows(text, ncols, reduce_rows=True)
+        sums = vasprun_numbers.fixed_width_rows(text, ncols, (tuple(range(ncols)),))
         assert sums.tobytes() == np.array(expected).sum(axis=1).tobytes()
     assert np.signbit(vasprun_numbers.fixed_width_rows(SIGNED, 2)[1, 0])
 
