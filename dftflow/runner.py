@@ -20,18 +20,17 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from fireworks import FWorker
-from fireworks.core.rocket_launcher import launch_rocket
-
-from dftflow.builders import StudyWorkflowBuilder
-from dftflow.calculations import Study, slug
 from dftflow.db import ResultsDB
 from dftflow.embedded import open_store
 from dftflow.errors import InputError
 from dftflow.fileio import atomic_write_json
 from dftflow.launchpad import EmbeddedLaunchPad, quiet_fireworks_logging
 from dftflow.vasp.potcars import require_potcar_dir
+
+if TYPE_CHECKING:  # imported where a study is run: `dftflow status` and `results` only open the work directory
+    from dftflow.calculations import Study
 
 EMBEDDED_CUSTODIAN = {"polling_time_step": 0.2, "monitor_freq": 25}  # a mock run takes seconds, not hours
 
@@ -123,6 +122,9 @@ def add_study(workdir: Workdir, study: Study, executor: str) -> int:
     existing = study_workflow_id(workdir.launchpad, study)
     if existing is not None:
         return existing
+    from dftflow.builders import StudyWorkflowBuilder
+    from dftflow.calculations import slug
+
     builder = StudyWorkflowBuilder(
         study,
         potcars="real" if executor == "vasp" else "spec",
@@ -143,6 +145,11 @@ def run_study(
     rerun_failed: bool = False,
 ) -> RunSummary:
     """Launch every READY Firework of the study's workflow in this process, with a progress display."""
+    from fireworks import FWorker
+    from fireworks.core.rocket_launcher import launch_rocket
+
+    from dftflow.calculations import slug
+
     start = time.time()
     lp = workdir.launchpad
     recovered = lp.recover_dead_runs()

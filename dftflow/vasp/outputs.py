@@ -39,14 +39,16 @@ def find_file(directory: Path, name: str, required: bool = True) -> Path | None:
 def load_vasprun(directory: Path, projections: bool = True):
     """The run's vasprun.xml through dftflow's fast reader (a pymatgen Vasprun subclass with the same
     numbers, several times faster and a fraction of the memory on big hybrid runs; see vasprun_fast.py).
-    With `projections`, per-atom sums of the projections are kept (`atom_projections`)."""
+    With `projections`, the projections' per-atom sums (`atom_projections`) and per-atom sums by l
+    (`l_projections`, what projection_window needs) are summed while reading: the full projections of a
+    256-atom run would double the reader's memory."""
     from dftflow.vasp.vasprun_fast import FastVasprun, VasprunCorruptedError
 
     path = find_file(directory, "vasprun.xml")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # unconverged-run warnings: reported in the summary instead
-            return FastVasprun(str(path), projections="full" if projections else None)
+            return FastVasprun(str(path), projections="l" if projections else None)
     except VasprunCorruptedError:
         raise
     except Exception as exc:  # anything else a damaged file makes a parser raise
@@ -299,14 +301,9 @@ def run_arrays(vasprun, directory: Path) -> dict[str, dict]:
             },
         },
     }
-    dos = vasprun.complete_dos
-    if dos is not None and len(dos.energies):
-        dos_arrays = {"energies": np.array(dos.energies), "total": np.array([dos.densities[s] for s in spins])}
-        if dos.pdos:
-            for element in dos.structure.composition.elements:
-                for orbital, part in dos.get_element_spd_dos(element).items():
-                    dos_arrays[f"{element.symbol}_{orbital.name}"] = np.array([part.densities[s] for s in spins])
-        arrays["dos"] = {"arrays": dos_arrays, "meta": {"efermi": dos.efermi}}
+    dos = _dos_arrays(vasprun, spins)
+    if dos is not None:
+        arrays["dos"] = dos
     projections = projection_window(vasprun, spins, eig, occ, weights)
     if projections is not None:
         arrays["projections"] = projections
@@ -322,11 +319,40 @@ def run_arrays(vasprun, directory: Path) -> dict[str, dict]:
     return arrays
 
 
+def _dos_arrays(vasprun, spins: list) -> dict | None:
+    """Energies, total DOS and the element/orbital-type sums of the partial DOS, exactly as pymatgen's
+    ``complete_dos.get_element_spd_dos`` gives them (same additions in the same order), but from the run's
+    ``tdos`` and ``pdos`` directly: building the CompleteDos of a 256-atom cell costs ~20,000 Site
+    comparisons (its dict of sites) for nothing the task document needs."""
+    tdos, pdos = getattr(vasprun, "tdos", None), getattr(vasprun, "pdos", None)
+    if tdos is None or pdos is None:  # pymatgen's own path (and its errors) for anything unusual
+        dos = vasprun.complete_dos
+        tdos, pdos = dos, list(dos.pdos.values())
+    if tdos is None or not len(tdos.energies):
+        return None
+    arrays = {"energies": np.array(tdos.energies), "total": np.array([tdos.densities[s] for s in spins])}
+    structure = vasprun.final_structure
+    for element in structure.composition.elements if pdos else []:
+        by_type: dict = {}  # as CompleteDos.get_element_spd_dos: sites in order, orbitals in order
+        for site, atom_dos in zip(structure, pdos, strict=True):
+            if site.specie == element:
+                for orbital, densities in atom_dos.items():
+                    kind = getattr(orbital, "orbital_type", orbital)  # Orbital -> OrbitalType
+                    if kind not in by_type:
+                        by_type[kind] = densities
+                    else:  # pymatgen's add_densities
+                        by_type[kind] = {s: np.array(by_type[kind][s]) + np.array(densities[s]) for s in by_type[kind]}
+        for kind, densities in by_type.items():
+            arrays[f"{element.symbol}_{kind.name}"] = np.array([densities[s] for s in spins])
+    return {"arrays": arrays, "meta": {"efermi": tdos.efermi}}
+
+
 def projection_window(vasprun, spins, eig, occ, weights) -> dict | None:
     """Projections of the bands within PROJECTION_WINDOW of the gap, as blob contents: per-atom sums
     (spin, k, band, atom) and, when the run was read with its orbitals, per-element sums for l = s, p, d, f
     (spin, k, band, element, 4): what pydefect's orbital character is made of."""
     full = vasprun.projected_eigenvalues  # {Spin: (k, band, atom, orbital)} when read with projections="full"
+    l_sums = getattr(vasprun, "l_projections", None)  # (spin, k, band, atom, l): FastVasprun(projections="l")
     per_atom = getattr(vasprun, "atom_projections", None)  # (spin, k, band, atom), summed over orbitals
     if per_atom is None and full:  # a plain pymatgen Vasprun
         per_atom = np.array([full[s].sum(axis=3) for s in spins])
@@ -335,11 +361,14 @@ def projection_window(vasprun, spins, eig, occ, weights) -> dict | None:
     lo, hi = _window(eig, occ, weights)
     arrays = {"weights": per_atom[:, :, lo:hi, :].astype(np.float32)}
     meta = {"first_band": lo}
-    if full:
+    if full or l_sums is not None:
         structure = vasprun.final_structure
         elements = sorted(structure.symbol_set)
-        window = np.stack([full[s][:, lo:hi] for s in spins])  # (spin, k, band, atom, orbital)
-        by_l = np.stack([window[..., idx].sum(axis=-1) for idx in _l_columns(window.shape[-1])], axis=-1)
+        if l_sums is not None:  # the same sums (numpy's, bit for bit), made while reading
+            by_l = l_sums[:, :, lo:hi]
+        else:
+            window = np.stack([full[s][:, lo:hi] for s in spins])  # (spin, k, band, atom, orbital)
+            by_l = np.stack([window[..., idx].sum(axis=-1) for idx in _l_columns(window.shape[-1])], axis=-1)
         by_l = np.concatenate([by_l, np.zeros((*by_l.shape[:-1], 4 - by_l.shape[-1]))], axis=-1)
         arrays["orbitals"] = np.stack(
             [by_l[:, :, :, structure.indices_from_symbol(el), :].sum(axis=3) for el in elements], axis=3
@@ -349,11 +378,10 @@ def projection_window(vasprun, spins, eig, occ, weights) -> dict | None:
 
 
 def _l_columns(n_orbitals: int) -> list[list[int]]:
-    """Orbital columns of each l (s, p, d[, f]): lm-decomposed (LORBIT 11/12: s, py, pz, px, dxy, ...) or
-    l-decomposed (LORBIT 10: s, p, d[, f]), as pydefect tells them apart (more than 5 columns: lm)."""
-    if n_orbitals > 5:
-        return [[0], [1, 2, 3], [4, 5, 6, 7, 8], list(range(9, n_orbitals))][: 3 if n_orbitals <= 9 else 4]
-    return [[i] for i in range(n_orbitals)]
+    """Orbital columns of each l (s, p, d[, f]), as FastVasprun(projections="l") groups them."""
+    from dftflow.vasp.vasprun_numbers import l_columns
+
+    return l_columns(n_orbitals)
 
 
 def _window(eig: np.ndarray, occ: np.ndarray, weights: np.ndarray) -> tuple[int, int]:

@@ -13,11 +13,14 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
-from pymatgen.core import Structure
 
 from dftflow.errors import InputError
+
+if TYPE_CHECKING:  # annotations only: `dftflow status` and `run` check POTCARs without importing pymatgen
+    from pymatgen.core import Structure
 
 DEFAULT_SYMBOLS = {"W": "W_sv", "O": "O", "H": "H"}
 DEFAULT_FUNCTIONAL = "PBE_54"

@@ -18,7 +18,7 @@ from pymatgen.io.vasp import Vasprun
 from pymatgen.io.vasp.outputs import UnconvergedVASPWarning
 
 from dftflow.errors import InputError
-from dftflow.vasp import outputs, vasprun_arrays
+from dftflow.vasp import outputs, vasprun_arrays, vasprun_fast, vasprun_numbers
 from dftflow.vasp.vasprun_fast import FastVasprun, VasprunCorruptedError, read_vasprun
 
 REAL = Path(__file__).resolve().parents[1] / "data" / "real_vasp"
@@ -138,17 +138,34 @@ def test_projections_match_pymatgen(path):
     assert np.array_equal(atom.atom_projections, per_atom) and np.array_equal(full.atom_projections, per_atom)
     assert atom.projected_eigenvalues is None and len(atom.projection_orbitals) == norb
     assert none.projected_eigenvalues is None and none.atom_projections is None
+    by_l = _read(path, "l")  # sums by l while reading: as numpy sums pymatgen's projections, bit for bit
+    assert by_l.projected_eigenvalues is None and by_l.atom_projections.tobytes() == per_atom.tobytes()
+    columns = vasprun_numbers.l_columns(norb)
+    expected = np.array([np.stack([ref.projected_eigenvalues[s][..., c].sum(axis=-1) for c in columns], axis=-1)
+                         for s in _spins(ref)])  # fmt: skip
+    assert by_l.l_projections.shape == expected.shape and by_l.l_projections.tobytes() == expected.tobytes()
 
 
-def test_run_arrays_of_dftflow_are_unchanged():
-    """dftflow's outputs.run_arrays gives the same blobs from a FastVasprun(projections='full')."""
-    directory = REAL / "GaN_Mg_Ga_defect" / "q=0"
-    ref, fast = _read(directory / "vasprun.xml.gz", "pymatgen"), _read(directory / "vasprun.xml.gz", "full")
+@pytest.mark.parametrize("path", FILES, ids=IDS)
+def test_run_arrays_of_dftflow_are_unchanged(path):
+    """dftflow's outputs.run_arrays from a FastVasprun gives the blobs it gave from pymatgen's Vasprun and
+    CompleteDos (the element/orbital sums by CompleteDos.get_element_spd_dos, as dftflow computed them)."""
+    directory = path.parent
+    ref, fast = _read(path, "pymatgen"), _read(path, "l")  # as outputs.load_vasprun reads it
     a, b = outputs.run_arrays(fast, directory), outputs.run_arrays(ref, directory)
+    spins = _spins(ref)
+    dos = ref.complete_dos
+    expected = {"energies": np.array(dos.energies), "total": np.array([dos.densities[s] for s in spins])}
+    for element in dos.structure.composition.elements:
+        for orbital, part in dos.get_element_spd_dos(element).items():
+            expected[f"{element.symbol}_{orbital.name}"] = np.array([part.densities[s] for s in spins])
     assert a.keys() == b.keys() == {"eigenvalues", "dos", "projections"}
+    assert list(a["dos"]["arrays"]) == list(expected) and a["dos"]["meta"] == {"efermi": dos.efermi}
+    assert all(a["dos"]["arrays"][k].tobytes() == v.tobytes() for k, v in expected.items())  # bit for bit
     for name in b:
         assert a[name]["arrays"].keys() == b[name]["arrays"].keys()
         assert all(np.array_equal(a[name]["arrays"][k], b[name]["arrays"][k]) for k in b[name]["arrays"])
+        assert a[name]["meta"].keys() == b[name]["meta"].keys()
 
 
 @pytest.mark.parametrize("explicit", [False, True])
@@ -168,11 +185,15 @@ def test_hybrid_zero_weight_band_structure_matches_pymatgen(explicit):
 
 
 def test_small_chunks_and_the_loadtxt_path_give_the_same_numbers(monkeypatch):
-    """Every buffer boundary case (tiny reads), and projections read by numpy.loadtxt instead of SWAR."""
+    """Every buffer boundary case (tiny reads and sub-blocks, one thread), and every block read by
+    numpy.loadtxt instead of the fixed-width conversion."""
     ref = _read(CEO2, "pymatgen")
     monkeypatch.setattr(vasprun_arrays, "CHUNK", 4099)
+    monkeypatch.setattr(vasprun_numbers, "SUB_ROWS", 7)
+    monkeypatch.setattr(vasprun_fast, "MAX_THREADS", 1)
     small = _quiet(FastVasprun, CEO2, projections="full")
-    monkeypatch.setattr(vasprun_arrays, "_rows_fixed8", lambda piece, ncols: None)
+    monkeypatch.undo()
+    monkeypatch.setattr(vasprun_arrays, "fixed_width_rows", lambda *args: None)
     loadtxt = _quiet(FastVasprun, CEO2, projections="full")
     for fast in (small, loadtxt):
         for spin in _spins(ref):
@@ -182,16 +203,81 @@ def test_small_chunks_and_the_loadtxt_path_give_the_same_numbers(monkeypatch):
         assert all(np.array_equal(fast.pdos[i][o][s], p[o][s]) for i, p in enumerate(ref.pdos) for o in p for s in p[o])
 
 
-def test_fixed_width_rows_are_parsed_exactly_or_refused():
-    rows = b'  <set comment="band 1">\n   <r>  0.2275 10.0001  0.0000 </r>\n'
-    rows += b"   <r>999.9999  0.0010  1.5000 </r>\n  </set>\n"
-    values = vasprun_arrays._rows_fixed8(rows, 3)
-    assert np.array_equal(values, [[0.2275, 10.0001, 0.0], [999.9999, 0.001, 1.5]])  # == float() of the text
-    for bad in (b" -0.0010", b"********", b"  0.1E+1", b"  0.12 4", b"  x.1234", b"   .1234", b"0.123456", b"x 0.1234",
-                b"+10.1234", b":10.1234", b"1 0.1234", b" x0.1234", b"#10.1234", b"  0,2275"):  # fmt: skip
-        assert vasprun_arrays._rows_fixed8(rows.replace(b"  0.2275", bad), 3) is None, bad
-    assert vasprun_arrays._rows_fixed8(rows.replace(b"<r>  0.2275", b"<r>   0.2275"), 3) is None  # ragged
-    assert vasprun_arrays._rows_fixed8(rows.replace(b" </r>", b"  1.0000 </r>"), 3) is None  # 4 fields, 3 named
+ROWS = b'  <set comment="band 1">\n   <r>  0.2275 10.0001  0.0000 </r>\n   <r> 99.9999  0.0010  1.5000 </r>\n'
+ROWS += b"  </set>\n"  # <projected>'s layout (f8.4)
+SIGNED = b"  <set>\n   <r>   -69.0000     0.0000 </r>\n   <r>    -0.0000    12.3456 </r>\n"
+SIGNED += b"   <r>     1.5000    -9.1000 </r>\n"  # <dos>'s layout (f11.4)
+
+
+def test_fixed_width_rows_are_read_exactly_as_float_reads_them():
+    five = b"   <r>   0.22750  -2.00001 </r>\n   <r>  -0.00000  13.14159 </r>\n"  # 5 decimals (f10.5)
+    more = (SIGNED.replace(b"     1.5000", b"    -1.5000"), ROWS.replace(b"<r>  0.2275", b"<r> -0.2275"), five)
+    for text in (ROWS, SIGNED, *more):
+        ncols = 3 if text.startswith(b"  <set comment") else 2
+        values = vasprun_numbers.fixed_width_rows(text, ncols)
+        expected = [[float(t) for t in line.split(b"<r>")[1].split(b"</r>")[0].split()] for line in
+                    text.splitlines() if b"<r>" in line]  # fmt: skip
+        assert values is not None and values.dtype == np.float64
+        assert values.tobytes() == np.array(expected).tobytes()  # bit for bit, -0.0 included
+        sums = vasprun_numbers.fixed_width_rows(text, ncols, (tuple(range(ncols)),))
+        assert sums.tobytes() == np.array(expected).sum(axis=1).tobytes()
+    assert np.signbit(vasprun_numbers.fixed_width_rows(SIGNED, 2)[1, 0])
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [b" -0.0010", b"********", b"  0.1E+1", b"  0.12 4", b"  x.1234", b"   .1234", b"0.123456", b"x 0.1234",
+     b"+10.1234", b":10.1234", b"1 0.1234", b" x0.1234", b"#10.1234", b"  0,2275", b"--0.1234", b"-  .1234",
+     b"999.9999", b" -0-1234", b"  0.22-5"],
+)  # fmt: skip
+def test_fixed_width_rows_refuse_what_float_would_read_differently(bad):
+    """Anything but blanks, an optional '-' before the digits, digits and the point where the first row
+    has it makes the fast path give up (numpy.loadtxt then reads or refuses the piece)."""
+    text = ROWS.replace(b"  0.2275", bad)
+    values = vasprun_numbers.fixed_width_rows(text, 3)
+    if bad == b" -0.0010":  # well-formed: read as float() reads it
+        assert values[0, 0] == -0.001
+    else:
+        assert values is None, bad
+    signed = vasprun_numbers.fixed_width_rows(SIGNED.replace(b"    -0.0000", b"   " + bad), 2)  # an f11.4 field
+    if bad in (b" -0.0010", b"999.9999"):  # well-formed there
+        assert signed[1, 0] == float(bad)
+    else:
+        assert signed is None, bad
+
+
+@pytest.mark.parametrize("ncols", [1, 3, 7, 8, 9, 16, 17, 130])
+def test_row_sums_are_numpys_sums_bit_for_bit(ncols):
+    rng = np.random.default_rng(ncols)
+    rows = np.round(rng.random((999, ncols)) * 10.0 ** rng.integers(-3, 3, (999, ncols)), 4)
+    rows[rng.random(rows.shape) < 0.3] = -0.0
+    rows[::5] = -0.0
+    assert vasprun_numbers.row_sums(rows, np.empty(999)).tobytes() == rows.sum(axis=1).tobytes()
+
+
+def test_fixed_width_rows_refuse_irregular_lines():
+    assert vasprun_numbers.fixed_width_rows(ROWS.replace(b"<r>  0.2275", b"<r>   0.2275"), 3) is None  # ragged
+    assert vasprun_numbers.fixed_width_rows(ROWS.replace(b" </r>", b"  1.0000 </r>"), 3) is None  # 4 fields
+    assert vasprun_numbers.fixed_width_rows(ROWS.replace(b"   <r> 99", b"   <x> 99"), 3) is None  # not a row
+    assert vasprun_numbers.fixed_width_rows(SIGNED.replace(b"   -69.0000", b"  -169.0000"), 2) is None  # >= 100
+    assert vasprun_numbers.fixed_width_rows(ROWS + b"   <r>  0.1000  0.2000  0.3000 </r> \n", 3) is None
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_plain_files_in_small_pieces_match_pymatgen(tmp_path, monkeypatch, ceo2_text, threads):
+    """An uncompressed file: its pieces are converted straight into the block arrays, by 1 or 2 threads."""
+    ref = _read(CEO2, "pymatgen")
+    path = _write(tmp_path, ceo2_text)
+    monkeypatch.setattr(vasprun_arrays, "CHUNK", 50_001)
+    monkeypatch.setattr(vasprun_numbers, "SUB_ROWS", 333)
+    monkeypatch.setattr(vasprun_fast, "MAX_THREADS", threads)
+    fast = _quiet(FastVasprun, path, projections="full")
+    for spin in _spins(ref):
+        assert np.array_equal(fast.eigenvalues[spin], ref.eigenvalues[spin])
+        assert np.array_equal(fast.projected_eigenvalues[spin], ref.projected_eigenvalues[spin])
+        assert np.array_equal(fast.tdos.densities[spin], ref.tdos.densities[spin])
+    assert all(np.array_equal(fast.pdos[i][o][s], p[o][s]) for i, p in enumerate(ref.pdos) for o in p for s in p[o])
+    assert np.array_equal(_quiet(FastVasprun, path).atom_projections, _read(CEO2, "atom").atom_projections)
 
 
 @pytest.fixture(scope="module")
