@@ -51,7 +51,7 @@ INCAR = {  # hybrid static of the 2x2x2 WO3 supercell with LORBIT projections (t
 ENTRY = {
     "pymatgen": "pymatgen.io.vasp.outputs",
     "fast": "dftflow.vasp.vasprun_fast",
-    "task_document": "dftflow.vasp.outputs",
+    "task_document": "dftflow.vasp.task_document",
     "emmet": "emmet.core.tasks",
 }
 VASPRUN_KEYS = ["gap", "cbm", "vbm", "direct", "final_energy", "efermi", "eigenvalues", "atom_projections", "tdos",
@@ -99,7 +99,7 @@ def _reference_arrays(v, directory: Path) -> dict:
     import numpy as np
     from pymatgen.electronic_structure.core import Spin
 
-    from dftflow.vasp.outputs import projection_window
+    from dftflow.vasp.run_arrays import projection_window
 
     spins = [Spin.up, Spin.down] if v.is_spin else [Spin.up]
     eig = np.array([v.eigenvalues[s][..., 0] for s in spins])

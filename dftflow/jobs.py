@@ -21,8 +21,9 @@ from dftflow.db import ResultsDB
 from dftflow.errors import InputError
 from dftflow.fileio import atomic_write_json, gzip_outputs
 from dftflow.steps import Step
-from dftflow.vasp.outputs import INPUTS_RECORD, task_document, unfinished
+from dftflow.vasp.outputs import INPUTS_RECORD, unfinished
 from dftflow.vasp.run import run_vasp
+from dftflow.vasp.task_document import task_document
 
 APPROXIMATIONS = {
     Step.HSE_STATIC: ["hybrid single point at the PBEsol geometry (no hybrid relaxation)"],

@@ -20,18 +20,41 @@ from dftflow.errors import InputError
 SPECIES_ORDER = ("W", "O", "H")
 
 
+ASE_FIRST = (".xyz", ".extxyz", ".traj", ".db", ".gen", ".in", ".pdb")  # formats ASE reads and pymatgen not
+
+
 def load_structure(path: str | Path) -> Structure:
-    """Read a structure file (CIF, POSCAR, any format pymatgen reads) with a clear error on failure."""
+    """Read a structure file with a clear error on failure: CIF, POSCAR/CONTCAR and what else pymatgen
+    reads, and every format ASE reads (extxyz, ASE trajectory or database: the last frame, ...)."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"structure file not found: {path}")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # pymatgen's CIF parser warns about harmless missing keys
-            structure = Structure.from_file(path)
-    except Exception as exc:  # pymatgen raises many types for unreadable files
-        raise InputError(f"cannot read structure file {path}: {exc}") from exc
-    return sort_species(structure)
+    errors = []
+    readers = (_read_ase, _read_pymatgen) if path.suffix.lower() in ASE_FIRST else (_read_pymatgen, _read_ase)
+    for reader in readers:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # pymatgen's CIF parser warns about harmless missing keys
+                return sort_species(reader(path))
+        except Exception as exc:  # both libraries raise many types for unreadable files
+            errors.append(f"{reader.__doc__}: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}")
+    raise InputError(f"cannot read structure file {path} ({'; '.join(errors)})")
+
+
+def _read_pymatgen(path: Path) -> Structure:
+    """pymatgen"""
+    return Structure.from_file(path)
+
+
+def _read_ase(path: Path) -> Structure:
+    """ASE"""
+    import ase.io
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    atoms = ase.io.read(path)  # a trajectory or database: its last frame
+    if not atoms.pbc.all() or atoms.cell.rank < 3:
+        raise ValueError("not a periodic crystal (the file has no 3D cell)")
+    return AseAtomsAdaptor.get_structure(atoms)
 
 
 def load_host(path: str | Path, lattice: dict | None = None) -> Structure:

@@ -26,7 +26,7 @@ class RunData:
     @classmethod
     def from_directory(cls, directory: str | Path) -> RunData:
         from dftflow.db import pack_arrays, unpack_arrays
-        from dftflow.vasp.outputs import task_document
+        from dftflow.vasp.task_document import task_document
 
         doc, contents = task_document(directory)
         # round-trip through the blob format, so directory and database runs are identical

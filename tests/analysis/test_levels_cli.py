@@ -9,7 +9,7 @@ from dftflow.analysis.defect_levels import defect_levels
 from dftflow.analysis.rundata import RunData
 from dftflow.db import ResultsDB
 from dftflow.embedded import open_store
-from dftflow.vasp.outputs import task_document
+from dftflow.vasp.task_document import task_document
 from tests.conftest import REAL_VASP, dftflow, guarded_env
 
 MG = REAL_VASP / "GaN_Mg_Ga_defect"

@@ -18,7 +18,7 @@ from pymatgen.io.vasp import Vasprun
 from pymatgen.io.vasp.outputs import UnconvergedVASPWarning
 
 from dftflow.errors import InputError
-from dftflow.vasp import outputs, vasprun_arrays, vasprun_fast, vasprun_numbers
+from dftflow.vasp import outputs, run_arrays, vasprun_arrays, vasprun_fast, vasprun_numbers
 from dftflow.vasp.vasprun_fast import FastVasprun, VasprunCorruptedError, read_vasprun
 
 REAL = Path(__file__).resolve().parents[1] / "data" / "real_vasp"
@@ -132,7 +132,7 @@ def test_projections_match_pymatgen(path):
     assert full.projected_eigenvalues.keys() == ref.projected_eigenvalues.keys()
     for spin, proj in ref.projected_eigenvalues.items():
         assert np.array_equal(full.projected_eigenvalues[spin], proj)
-    per_atom = np.array([ref.projected_eigenvalues[s].sum(axis=3) for s in _spins(ref)])  # as outputs.run_arrays
+    per_atom = np.array([ref.projected_eigenvalues[s].sum(axis=3) for s in _spins(ref)])  # as run_arrays.run_arrays
     assert atom.atom_projections.shape == (len(_spins(ref)), len(ref.actual_kpoints), ref.parameters["NBANDS"], natoms)
     assert atom.atom_projections.dtype == np.float64
     assert np.array_equal(atom.atom_projections, per_atom) and np.array_equal(full.atom_projections, per_atom)
@@ -148,11 +148,11 @@ def test_projections_match_pymatgen(path):
 
 @pytest.mark.parametrize("path", FILES, ids=IDS)
 def test_run_arrays_of_dftflow_are_unchanged(path):
-    """dftflow's outputs.run_arrays from a FastVasprun gives the blobs it gave from pymatgen's Vasprun and
+    """dftflow's run_arrays.run_arrays from a FastVasprun gives the blobs it gave from pymatgen's Vasprun and
     CompleteDos (the element/orbital sums by CompleteDos.get_element_spd_dos, as dftflow computed them)."""
     directory = path.parent
     ref, fast = _read(path, "pymatgen"), _read(path, "l")  # as outputs.load_vasprun reads it
-    a, b = outputs.run_arrays(fast, directory), outputs.run_arrays(ref, directory)
+    a, b = run_arrays.run_arrays(fast, directory), run_arrays.run_arrays(ref, directory)
     spins = _spins(ref)
     dos = ref.complete_dos
     expected = {"energies": np.array(dos.energies), "total": np.array([dos.densities[s] for s in spins])}

@@ -1,0 +1,127 @@
+"""A finished VASP directory -> its task document (the typed model in dftflow/taskdoc.py) and arrays.
+
+The document holds the scalars a user queries (dftflow results, the Python API, the ASE export) and
+the provenance a referee asks for; the big arrays (eigenvalues, DOS, projections, LOCPOT averages,
+partial charges, the relaxation trajectory) go to blobs beside it (run_arrays.py).
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+from pathlib import Path
+
+import numpy as np
+
+from dftflow import __version__
+from dftflow.vasp.outputs import (
+    INPUTS_RECORD,
+    _encut,
+    band_edges,
+    executor_of,
+    functional_of,
+    load_outcar,
+    load_vasprun,
+    unfinished,
+)
+from dftflow.vasp.parchg import parchg_arrays
+from dftflow.vasp.run_arrays import run_arrays
+
+
+def _inputs_record(directory: Path) -> dict:
+    path = directory / INPUTS_RECORD
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def task_document(directory: str | Path, context: dict | None = None) -> tuple[dict, dict]:
+    """(document, arrays) for the results database. `context`: study, system, step, defect, ..."""
+    directory = Path(directory)
+    vasprun = load_vasprun(directory, projections=True)
+    outcar = load_outcar(directory)
+    params, record = vasprun.parameters, _inputs_record(directory)
+    context = {**record.get("context", {}), **(context or {})}
+    edges = band_edges(vasprun)
+    structure = vasprun.final_structure
+    forces = np.array(vasprun.ionic_steps[-1].get("forces", [[0, 0, 0]])) if vasprun.ionic_steps else np.zeros((1, 3))
+    doc = {
+        "task_label": record.get("label") or params.get("SYSTEM") or vasprun.incar.get("SYSTEM") or directory.name,
+        **context,
+        "state": "successful"
+        if vasprun.converged_electronic and unfinished(directory, vasprun.incar) is None
+        else "unconverged",
+        "executor": executor_of(vasprun, directory),
+        "executor_version": " ".join(str(v) for v in (vasprun.generator or {}).values()),
+        "code_version": f"dftflow {__version__}",
+        "dir_name": str(directory.resolve()),
+        "completed_at": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        "formula": structure.composition.formula.replace(" ", ""),
+        "nsites": len(structure),
+        "structure": structure.as_dict(),
+        "functional": functional_of(params),
+        "input": {
+            "hash": record.get("input_hash"),
+            "incar": dict(vasprun.incar),
+            "encut": _encut(vasprun),
+            "nelect": float(params.get("NELECT")),
+            "nbands": int(params.get("NBANDS", 0)),
+            "ispin": int(params.get("ISPIN", 1)),
+            "kpoints": {
+                "n": len(vasprun.actual_kpoints),
+                "n_zero_weight": int(sum(1 for w in vasprun.actual_kpoints_weights if w == 0)),
+                "description": record.get("kpoints"),
+            },
+            "potcar_symbols": list(vasprun.potcar_symbols),
+        },
+        "output": {
+            "energy": float(vasprun.final_energy),
+            "energy_per_atom": float(vasprun.final_energy) / len(structure),
+            "efermi": float(vasprun.efermi) if vasprun.efermi is not None else None,
+            **edges,
+            "ionic_steps": len(vasprun.ionic_steps),
+            "max_force": float(np.linalg.norm(forces, axis=1).max()),
+            "converged_electronic": bool(vasprun.converged_electronic),
+            "converged_ionic": bool(vasprun.converged_ionic),
+            "total_magnetization": float(outcar.total_mag)
+            if outcar is not None and outcar.total_mag is not None
+            else None,
+            "core_potentials": [float(x) for x in (outcar.electrostatic_potential or [])] if outcar else [],
+            "dielectric": dielectric_of(vasprun, outcar),
+        },
+    }
+    arrays = run_arrays(vasprun, directory)
+    parchg = parchg_arrays(directory, _defect_centre(context))
+    if parchg is not None:
+        arrays["parchg"] = parchg
+        doc["output"]["parchg_files"] = parchg["meta"]["files"]
+    return doc, arrays
+
+
+def dielectric_of(vasprun, outcar) -> dict | None:
+    """Dielectric tensors of a LEPSILON / LCALCEPS run (3x3, VASP's): electronic (ion-clamped, local fields
+    in DFT), ionic (IBRION 5-8), and their sum, the static total that screens a relaxed defect; else None."""
+    electronic = np.array(vasprun.epsilon_static or [], dtype=float)
+    ionic = np.array(vasprun.epsilon_ionic or [], dtype=float)
+    if electronic.size == 0 and outcar is not None:
+        try:
+            outcar.read_lepsilon()
+            electronic = np.array(outcar.dielectric_tensor or [], dtype=float)
+            outcar.read_lepsilon_ionic()
+            ionic = np.array(outcar.dielectric_ionic_tensor or [], dtype=float)
+        except Exception:  # not a LEPSILON OUTCAR: pymatgen's regex readers raise on missing blocks
+            electronic = np.array([])
+    if electronic.shape != (3, 3):
+        return None
+    ionic = ionic if ionic.shape == (3, 3) else np.zeros((3, 3))
+    return {
+        "electronic": electronic.tolist(),
+        "ionic": ionic.tolist(),
+        "total": (electronic + ionic).tolist(),
+        "method": "LEPSILON" if vasprun.incar.get("LEPSILON") else "LCALCEPS",
+    }
+
+
+def _defect_centre(context: dict):
+    """Fractional coordinates of the defects' centroid from the study context (None outside dftflow)."""
+    sites = (context.get("defect") or {}).get("sites") or []
+    coords = [s["frac_coords"] for s in sites if "frac_coords" in s]
+    return np.mean(coords, axis=0) if coords else None
