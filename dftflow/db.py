@@ -19,8 +19,10 @@ import numpy as np
 import yaml
 from monty.json import jsanitize
 
+from dftflow import rebuild
 from dftflow.errors import InputError
 from dftflow.fileio import atomic_write_bytes
+from dftflow.taskdoc import TaskDocument
 
 TASKS = "tasks"
 MAX_DOC_BYTES = 4 * 1024 * 1024  # a safety margin under MongoDB's 16 MB: anything bigger is a bug
@@ -107,11 +109,22 @@ class ResultsDB:
 
     @classmethod
     def from_db_file(cls, path: str | Path) -> ResultsDB:
-        """Production results DB from an atomate-style db file (host/port/database/... or uri)."""
+        """The results database a db file names: an atomate-style MongoDB file (host/port/database/... or
+        uri), or a work directory's db.json (its embedded store, opened with its lock)."""
+        config = read_db_file(path)
+        if config.get("embedded_store"):
+            from dftflow.embedded import open_store
+
+            return cls.embedded(open_store(config["embedded_store"]), config["workdir"])
         from dftflow.mongo import results_database
 
-        database, description = results_database(read_db_file(path))
+        database, description = results_database(config)
         return cls(database, GridFSBlobs(database), description)
+
+    def close(self) -> None:
+        """Let go of an embedded store (a MongoDB client needs nothing)."""
+        if self.store is not None:
+            self.store.close()
 
     # --- writing -------------------------------------------------------------------------------
     def store_task(self, doc: dict, arrays: dict[str, dict] | None = None) -> dict:
@@ -142,10 +155,31 @@ class ResultsDB:
         return docs[0] if docs else None
 
     def arrays(self, doc: dict, name: str) -> tuple[dict[str, np.ndarray], dict]:
-        ref = doc.get("blobs", {}).get(name)
+        blobs = doc.blobs if isinstance(doc, TaskDocument) else doc.get("blobs", {})
+        ref = blobs.get(name)
         if ref is None:
-            raise KeyError(f"task {doc.get('task_label')} has no {name} arrays")
+            label = doc.task_label if isinstance(doc, TaskDocument) else doc.get("task_label")
+            raise KeyError(f"task {label} has no {name} arrays")
         return unpack_arrays(self.blobs.get(ref["key"]))
+
+    # --- the Python API: typed documents and pymatgen objects --------------------------------------
+    def query_tasks(self, criteria: dict | None = None, sort=None, limit: int = 0) -> list[TaskDocument]:
+        """Tasks matching MongoDB `criteria` (see dftflow.query for the filter language), as TaskDocuments."""
+        cursor = self.tasks.find(criteria or {}).sort(sort or [("study", 1), ("completed_at", 1)])
+        if limit:
+            cursor = cursor.limit(limit)
+        return [TaskDocument.from_stored(doc) for doc in cursor]
+
+    def structure(self, task: TaskDocument):
+        return rebuild.structure(task)
+
+    def complete_dos(self, task: TaskDocument):
+        """The run's pymatgen CompleteDos, rebuilt from its DOS blob (None if it stored none)."""
+        return rebuild.complete_dos(task, *self.arrays(task, "dos")) if "dos" in task.blobs else None
+
+    def band_structure(self, task: TaskDocument):
+        """The run's pymatgen band structure (line mode for a band-structure run), from its eigenvalues."""
+        return rebuild.band_structure(task, *self.arrays(task, "eigenvalues")) if "eigenvalues" in task.blobs else None
 
 
 _CONNECTED: dict[str, ResultsDB] = {}

@@ -95,28 +95,27 @@ APPROXIMATIONS = (
 )
 
 
-def result_row(doc: dict) -> dict:
-    """One row of `dftflow results`: the fields a user filters and compares on."""
-    out = doc.get("output", {})
-    functional = doc.get("functional") or {}
+def result_row(task) -> dict:
+    """One row of `dftflow results`: the fields a user filters and compares on (a TaskDocument)."""
+    out, functional = task.output, task.functional
     return {
-        "study": doc.get("study"),
-        "task_label": doc.get("task_label"),
-        "step": doc.get("step"),
-        "composition_label": doc.get("composition_label"),
-        "defect": (doc.get("defect") or {}).get("descriptor") or "",
-        "charge": doc.get("charge"),
-        "functional": functional.get("label"),
-        "aexx": functional.get("aexx"),
-        "hfscreen": functional.get("hfscreen"),
-        "base_gga": functional.get("base_gga"),
-        "energy": out.get("energy"),
-        "bandgap": out.get("bandgap"),
-        "vbm": out.get("vbm"),
-        "cbm": out.get("cbm"),
-        "efermi": out.get("efermi"),
-        "executor": doc.get("executor"),
-        "state": doc.get("state"),
+        "study": task.study,
+        "task_label": task.task_label,
+        "step": task.step,
+        "composition_label": task.composition_label,
+        "defect": (task.defect.descriptor if task.defect else None) or "",
+        "charge": task.charge,
+        "functional": functional.label,
+        "aexx": functional.aexx,
+        "hfscreen": functional.hfscreen,
+        "base_gga": functional.base_gga,
+        "energy": out.energy,
+        "bandgap": out.bandgap,
+        "vbm": out.vbm,
+        "cbm": out.cbm,
+        "efermi": out.efermi,
+        "executor": task.executor,
+        "state": task.state,
     }
 
 
@@ -240,7 +239,7 @@ def write_report(study, db, out_dir: str | Path) -> dict[str, Path]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     results = analyse_study(study, db)
-    rows = [result_row(r.doc) for r in results.runs.values()]
+    rows = [result_row(r.task) for r in results.runs.values()]
     paths = {
         "results_csv": atomic_write_text(out / "results.csv", rows_to_csv(rows, RESULT_COLUMNS)),
         "results_json": atomic_write_text(out / "results.json", json.dumps(rows, indent=1, default=str) + "\n"),

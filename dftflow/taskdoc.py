@@ -122,7 +122,7 @@ class TaskDocument(_Doc):
     approximations: list[str] = Field(default_factory=list)
     lattice: str | None = None
     reference: bool = False
-    structure: dict
+    structure: dict = Field(default_factory=dict)
     input: InputDoc = Field(default_factory=InputDoc)
     output: OutputDoc = Field(default_factory=OutputDoc)
     custodian: list[dict] = Field(default_factory=list)

@@ -91,8 +91,8 @@ class DefectLevels:
 
 
 def potential_alignment(defect_run, pristine_run, sites) -> tuple[float, float, list[str]]:
-    v_def = defect_run.doc.get("output", {}).get("core_potentials") or []
-    v_pri = pristine_run.doc.get("output", {}).get("core_potentials") or []
+    v_def = defect_run.task.output.core_potentials
+    v_pri = pristine_run.task.output.core_potentials
     if not v_def or not v_pri or not sites.pairs:
         return 0.0, 0.0, ["no core potentials: band edges not aligned (dV = 0)"]
     dist = distances_to_defects(defect_run.structure, sites.centers)

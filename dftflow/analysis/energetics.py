@@ -15,22 +15,22 @@ def relative_energies(runs: list) -> list[dict]:
     """Rows {label, composition, charge, energy, relative} grouped by (formula, charge, nsites)."""
     groups: dict[tuple, list] = {}
     for run in runs:
-        key = (run.doc.get("formula"), run.doc.get("charge"), run.doc.get("nsites"))
+        key = (run.task.formula_pretty, run.task.charge, run.task.nsites)
         groups.setdefault(key, []).append(run)
     rows = []
     for members in groups.values():
-        lowest = min(r.doc["output"]["energy"] for r in members)
+        lowest = min(r.task.output.energy for r in members)
         for r in members:
             rows.append(
                 {
                     "task_label": r.label,
-                    "composition_label": r.doc.get("composition_label"),
-                    "defect": (r.doc.get("defect") or {}).get("descriptor"),
-                    "charge": r.doc.get("charge"),
-                    "energy": r.doc["output"]["energy"],
-                    "relative": r.doc["output"]["energy"] - lowest,
+                    "composition_label": r.task.composition_label,
+                    "defect": r.task.defect.descriptor if r.task.defect else None,
+                    "charge": r.task.charge,
+                    "energy": r.task.output.energy,
+                    "relative": r.task.output.energy - lowest,
                     "executor": r.executor,
-                    "functional": (r.doc.get("functional") or {}).get("label"),
+                    "functional": r.task.functional.label,
                 }
             )
     return rows

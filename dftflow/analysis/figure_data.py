@@ -145,7 +145,7 @@ def parchg_panels(results: StudyResults, study) -> list[dict]:
         arrays, meta = run.arrays["parchg"]
         lattice = np.asarray(meta["lattice"])
         frac = np.asarray(meta["frac_coords"])
-        sites = [s["frac_coords"] for s in (run.doc.get("defect") or {}).get("sites", [])]
+        sites = [s["frac_coords"] for s in (run.task.defect.sites if run.task.defect else [])]
         centre = np.mean(sites, axis=0) if sites else frac.mean(axis=0)
         delta = frac - centre
         delta -= np.round(delta)

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 from pymatgen.core import Structure
 
+from dftflow.taskdoc import TaskDocument
+
 
 @dataclass
 class RunData:
@@ -34,13 +36,18 @@ class RunData:
         return cls(doc, arrays)
 
     # --- convenient views -------------------------------------------------------------------------
+    @cached_property
+    def task(self) -> TaskDocument:
+        """The document as the typed model (documents of earlier schema versions migrated)."""
+        return TaskDocument.from_stored(self.doc)
+
     @property
     def label(self) -> str:
-        return self.doc.get("task_label", "?")
+        return self.task.task_label
 
     @cached_property
     def structure(self) -> Structure:
-        return Structure.from_dict(self.doc["structure"])
+        return Structure.from_dict(self.task.structure)
 
     def _eig(self) -> tuple[dict, dict]:
         if "eigenvalues" not in self.arrays:
@@ -70,11 +77,11 @@ class RunData:
 
     @property
     def efermi(self) -> float | None:
-        return self.doc.get("output", {}).get("efermi")
+        return self.task.output.efermi
 
     @property
     def executor(self) -> str:
-        return self.doc.get("executor", "vasp")
+        return self.task.executor
 
     def projections(self) -> Projections | None:
         """The stored projections of the band window near the gap, or None."""

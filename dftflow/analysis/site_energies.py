@@ -24,7 +24,8 @@ def site_energy_rows(statics: dict, relaxes: dict) -> list[dict]:
     for system, static in statics.items():
         h = hybrid[static.label]
         r = relax.get(relaxes[system].label) if system in relaxes else None
-        vacancies = [d for d in (static.doc.get("defect") or {}).get("sites", []) if d.get("type") == "vacancy"]
+        sites = static.task.defect.sites if static.task.defect else []
+        vacancies = [d for d in sites if d.get("type") == "vacancy"]
         row = {
             "system": system,
             "site": ",".join(sorted({str(d.get("label")) for d in vacancies})) or system,
@@ -36,7 +37,7 @@ def site_energy_rows(statics: dict, relaxes: dict) -> list[dict]:
             "relative_relax": r["relative"] if r else None,
             "executor": h["executor"],
         }
-        groups.setdefault((h["charge"], static.doc.get("formula")), []).append(row)
+        groups.setdefault((h["charge"], static.task.formula_pretty, static.task.nsites), []).append(row)
     rows = [row for members in groups.values() if len(members) > 1 for row in members]
     for row in rows:
         same_axis = [r["relative_hybrid"] for r in rows if r["site"] == row["site"] and r["charge"] == row["charge"]]
@@ -49,7 +50,7 @@ def arrangement_rows(statics: dict, groups: dict[str, list[str]]) -> list[dict]:
     relative to the group's lowest, and whether it is the lowest (the one the series uses)."""
     rows = []
     for group, members in groups.items():
-        energies = {s: statics[s].doc["output"]["energy"] for s in members if s in statics}
+        energies = {s: statics[s].task.output.energy for s in members if s in statics}
         if len(energies) < 2:
             continue
         lowest = min(energies, key=energies.get)
@@ -58,7 +59,7 @@ def arrangement_rows(statics: dict, groups: dict[str, list[str]]) -> list[dict]:
                 {
                     "group": group,
                     "system": system,
-                    "spacing": (statics[system].doc.get("defect") or {}).get("descriptor", ""),
+                    "spacing": statics[system].task.defect.descriptor if statics[system].task.defect else "",
                     "energy_hybrid": energy,
                     "relative_hybrid": energy - energies[lowest],
                     "lowest": system == lowest,

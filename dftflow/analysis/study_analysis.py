@@ -177,7 +177,7 @@ def lattice_rows(results: StudyResults, study) -> list[dict]:
                 "alpha": lattice.alpha,
                 "beta": lattice.beta,
                 "gamma": lattice.gamma,
-                "source": run.doc.get("lattice") or study.lattice_source,
+                "source": run.task.lattice or study.lattice_source,
                 "executor": run.executor,
             }
         )
@@ -236,10 +236,10 @@ def gap_row(system: str, static: RunData, bands: RunData | None) -> dict:
     mesh = run_band_edges(static)["all"]
     row = {
         "system": system,
-        "composition_label": static.doc.get("composition_label"),
-        "defect": (static.doc.get("defect") or {}).get("descriptor") or "",
-        "charge": static.doc.get("charge"),
-        "functional": (static.doc.get("functional") or {}).get("label"),
+        "composition_label": static.task.composition_label,
+        "defect": (static.task.defect.descriptor if static.task.defect else None) or "",
+        "charge": static.task.charge,
+        "functional": static.task.functional.label,
         "ks_gap": mesh.gap,
         "host_gap": mesh.gap,
         "vbm": mesh.vbm,

@@ -98,7 +98,7 @@ def dielectric_tensor(value, dielectric_run=None) -> tuple[np.ndarray | None, st
     if value == "compute":
         if dielectric_run is None:
             return None, "the dielectric step has no stored result"
-        tensors = dielectric_run.doc.get("output", {}).get("dielectric")
+        tensors = dielectric_run.task.output.dielectric
         if not tensors:
             return None, f"'{dielectric_run.label}' stored no dielectric tensor"
         return np.array(tensors["total"], dtype=float), f"computed ({dielectric_run.label}: electronic + ionic)"
@@ -116,7 +116,7 @@ def chemical_potentials(spec, o2_run=None) -> tuple[dict[str, dict[str, float]],
         ]
     if o2_run is None:
         return {}, ["the O2 reference has no stored result: no formation energies"]
-    mu_o = o2_run.doc["output"]["energy"] / 2
+    mu_o = o2_run.task.output.energy / 2
     limits = {}
     for name, dmu in spec.limits.items():
         limits[name] = {el: (mu_o if el == "O" else 0.0) + d for el, d in dmu.items()}
@@ -126,7 +126,7 @@ def chemical_potentials(spec, o2_run=None) -> tuple[dict[str, dict[str, float]],
 
 def potential_structure(run):
     """The run's final structure with pydefect's site potentials (minus OUTCAR's potential at each core)."""
-    potentials = run.doc.get("output", {}).get("core_potentials") or []
+    potentials = run.task.output.core_potentials
     if len(potentials) != len(run.structure):
         return None
     return run.structure.copy(site_properties={"potential": [-float(p) for p in potentials]})
@@ -196,10 +196,10 @@ def thermodynamics(
     out = DefectThermodynamics(
         vbm, gap, None if tensor is None else tensor.tolist(), tensor_source, limits, list(limit_notes)
     )
-    e_pristine = pristine.doc["output"]["energy"]
+    e_pristine = pristine.task.output.energy
     for defect, members in families.items():
         for system, run in members:
-            charge = int(run.doc.get("charge") or 0)
+            charge = int(run.task.charge or 0)
             value, method, parts = finite_size_correction(run, pristine, charge, tensor, spec.correction)
             out.cells.append(
                 ChargedCell(
@@ -207,7 +207,7 @@ def thermodynamics(
                     run.label,
                     defect,
                     charge,
-                    run.doc["output"]["energy"],
+                    run.task.output.energy,
                     value,
                     method,
                     parts,

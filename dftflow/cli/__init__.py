@@ -10,7 +10,7 @@ import os
 import sys
 import warnings
 
-from dftflow.cli import cluster, inputs, levels, running
+from dftflow.cli import cluster, inputs, levels, results, running
 from dftflow.errors import InputError
 
 EXIT_INPUT_ERROR = 2
@@ -117,13 +117,27 @@ def build_parser() -> argparse.ArgumentParser:
     _database_options(p)
     p.set_defaults(func=running.cmd_status)
 
-    p = sub.add_parser("results", help="one row per stored calculation")
-    p.add_argument("--study", help="study file or study name")
+    p = sub.add_parser("results", help="stored calculations: filter, choose fields, sort (embedded store or MongoDB)")
+    _query_options(p)
+    p.add_argument("--fields", help="comma-separated fields to show, e.g. task_label,output.bandgap,input.encut")
+    p.add_argument("--sort", help="comma-separated fields, '-' for descending, e.g. -gap,label")
+    p.add_argument("--limit", type=int, default=0, help="at most this many rows")
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true")
     fmt.add_argument("--csv", action="store_true")
     _database_options(p)
-    p.set_defaults(func=running.cmd_results)
+    p.set_defaults(func=results.cmd_results)
+
+    p = sub.add_parser("export", help="stored calculations to an ASE database and relaxations to ASE trajectories")
+    _query_options(p)
+    p.add_argument("--ase-db", help="ASE database to write: a file (SQLite, .db) or a postgresql:// URL")
+    p.add_argument("--trajectories", help="directory for one ASE .traj per stored relaxation")
+    _database_options(p)
+    p.set_defaults(func=results.cmd_export)
+
+    p = sub.add_parser("migrate", help="rewrite stored task documents of earlier versions in the current schema")
+    _database_options(p)
+    p.set_defaults(func=results.cmd_migrate)
 
     p = sub.add_parser("report", help="tables, figures, report.md and report.html of a study's stored results")
     p.add_argument("study", help="study file")
@@ -147,6 +161,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=levels.cmd_levels)
     return parser
+
+
+def _query_options(p) -> None:
+    p.add_argument("--study", help="study file or study name")
+    p.add_argument(
+        "--filter",
+        help='e.g. "defect~V_O charge=2 gap<2.5 executor=mock": FIELD OP VALUE with = != < <= > >= ~ (regex); '
+        "fields are stored fields (output.bandgap) or short names (gap, energy, defect, functional, label, step, "
+        "state, executor, charge, study, system)",
+    )
+    p.add_argument("--query", help='MongoDB criteria as JSON, e.g. \'{"charge": {"$in": [1, 2]}}\'')
 
 
 def _database_options(p) -> None:

@@ -138,41 +138,6 @@ def cmd_status(args) -> int:
     return 0
 
 
-def cmd_results(args) -> int:
-    from dftflow.report import RESULT_COLUMNS, result_row, rows_to_csv
-
-    _, db, close = _launchpad_and_db(args)
-    try:
-        if db is None:
-            raise InputError("results needs a results database: --db-file or a work directory")
-        study = _study_name(args.study)
-        rows = [result_row(d) for d in db.query({"study": study} if study else {})]
-    finally:
-        if close:
-            close()
-    columns = ["study", *RESULT_COLUMNS]
-    if args.json:
-        print(json.dumps(rows, indent=1, default=str))
-    elif args.csv:
-        print(rows_to_csv(rows, columns), end="")
-    else:
-        print(
-            f"{'label':44s} {'composition':12s} {'q':>3} {'functional':18s} {'energy (eV)':>13} {'gap':>7} "
-            f"{'executor':8s} state"
-        )
-        for r in rows:
-            energy = f"{r['energy']:13.4f}" if r["energy"] is not None else " " * 13
-            gap = f"{r['bandgap']:7.3f}" if r["bandgap"] is not None else " " * 7
-            q = "" if r["charge"] is None else f"{r['charge']:+d}"
-            print(
-                f"{r['task_label']:44s} {str(r['composition_label']):12s} {q:>3} {str(r['functional']):18s} "
-                f"{energy} {gap} {str(r['executor']):8s} {r['state']}"
-            )
-        if any(r["executor"] == "mock" for r in rows):
-            print("executor mock: MODEL OUTPUT from mock-vasp, not DFT.")
-    return 0
-
-
 def cmd_parse(args) -> int:
     from dftflow.vasp.outputs import run_summary
 

@@ -9,7 +9,6 @@ The task document (task_document.py) and its arrays (run_arrays.py) are built fr
 
 from __future__ import annotations
 
-import gzip
 import warnings
 from pathlib import Path
 
@@ -19,12 +18,16 @@ MOCK_MARKER = "mock-vasp"
 INPUTS_RECORD = "dftflow_inputs.json"  # written by dftflow next to the inputs: label, hash, study context
 
 
+COMPRESSED = ("", ".gz", ".bz2", ".xz")  # how VASP outputs are found: plain or compressed (custodian gzips)
+
+
 def find_file(directory: Path, name: str, required: bool = True) -> Path | None:
-    for candidate in (directory / name, directory / f"{name}.gz"):
+    for suffix in COMPRESSED:
+        candidate = directory / f"{name}{suffix}"
         if candidate.is_file():
             return candidate
     if required:
-        raise InputError(f"{directory}: no {name} (or {name}.gz): not a finished VASP run directory")
+        raise InputError(f"{directory}: no {name} (nor .gz, .bz2, .xz): not a finished VASP run directory")
     return None
 
 
@@ -66,13 +69,14 @@ SOFT_STOP = "soft stop encountered"
 
 
 def read_text(directory: Path, name: str) -> str:
-    import gzip
+    """A text output of the run (plain or compressed), or "" when there is none."""
+    from monty.io import zopen
 
-    for path, opener in ((directory / name, open), (directory / f"{name}.gz", gzip.open)):
-        if path.is_file():
-            with opener(path, "rt", errors="replace") as fh:
-                return fh.read()
-    return ""
+    path = find_file(directory, name, required=False)
+    if path is None:
+        return ""
+    with zopen(path, "rt", errors="replace") as fh:
+        return fh.read()
 
 
 def unfinished(directory: str | Path, incar: dict | None = None) -> str | None:
@@ -101,8 +105,9 @@ def executor_of(vasprun, directory: Path) -> str:
         return "mock"
     outcar = find_file(directory, "OUTCAR", required=False)
     if outcar is not None:
-        opener = gzip.open if outcar.suffix == ".gz" else open
-        with opener(outcar, "rt", errors="replace") as fh:
+        from monty.io import zopen
+
+        with zopen(outcar, "rt", errors="replace") as fh:
             if MOCK_MARKER in fh.read(2000):
                 return "mock"
     return "vasp"
@@ -131,8 +136,14 @@ def functional_of(parameters: dict) -> dict:
     return {"base_gga": gga, "lhfcalc": hybrid, "aexx": aexx, "hfscreen": hfscreen, "ldau": ldau, "label": label}
 
 
+NO_EIGENVALUES = {"bandgap": None, "cbm": None, "vbm": None, "is_gap_direct": None, "is_metal": None}
+
+
 def band_edges(vasprun) -> dict:
-    """Gap, VBM, CBM and directness as pymatgen computes them (eigenvalue_band_properties)."""
+    """Gap, VBM, CBM and directness as pymatgen computes them (eigenvalue_band_properties); all None for
+    a run that wrote no eigenvalues (machine-learned MD, BSE, response-function runs)."""
+    if not vasprun.eigenvalues:
+        return dict(NO_EIGENVALUES)
     gap, cbm, vbm, direct = vasprun.eigenvalue_band_properties
     return {
         "bandgap": float(gap),
@@ -168,6 +179,7 @@ def run_summary(directory: str | Path) -> dict:
         "converged_electronic": bool(vasprun.converged_electronic),
         "converged_ionic": bool(vasprun.converged_ionic),
         "pymatgen_run_type": vasprun.run_type,
+        "eigenvalues": bool(vasprun.eigenvalues),  # False for ML-MD, BSE, response-function runs: no gap
     }
 
 

@@ -18,8 +18,11 @@ FAR_SIDE = 6.0  # eV kept above the highest occupied and below the lowest empty 
 
 
 def run_arrays(vasprun, directory: Path) -> dict[str, dict]:
-    """Eigenvalues, DOS, near-gap projections (and LOCPOT planar averages) as blob contents."""
+    """Eigenvalues, DOS, near-gap projections (and LOCPOT planar averages) as blob contents; a run without
+    eigenvalues (machine-learned MD, BSE, ...) has none of the first three."""
     spins = [Spin.up, Spin.down] if vasprun.is_spin else [Spin.up]
+    if not vasprun.eigenvalues:
+        return _locpot_arrays(directory)
     eig = np.array([vasprun.eigenvalues[s][..., 0] for s in spins])
     occ = np.array([vasprun.eigenvalues[s][..., 1] for s in spins])
     kpts = np.array(vasprun.actual_kpoints)
@@ -41,16 +44,23 @@ def run_arrays(vasprun, directory: Path) -> dict[str, dict]:
     projections = projection_window(vasprun, spins, eig, occ, weights)
     if projections is not None:
         arrays["projections"] = projections
-    locpot = find_file(directory, "LOCPOT", required=False)
-    if locpot is not None:
-        from pymatgen.io.vasp import Locpot
+    return {**arrays, **_locpot_arrays(directory)}
 
-        pot = Locpot.from_file(str(locpot))
-        arrays["locpot"] = {
+
+def _locpot_arrays(directory: Path) -> dict:
+    """The planar averages of LOCPOT along a, b, c (the Freysoldt correction's input), if the run wrote one."""
+    locpot = find_file(directory, "LOCPOT", required=False)
+    if locpot is None:
+        return {}
+    from pymatgen.io.vasp import Locpot
+
+    pot = Locpot.from_file(str(locpot))
+    return {
+        "locpot": {
             "arrays": {f"axis{i}": np.array(pot.get_average_along_axis(i)) for i in range(3)},
             "meta": {"lattice": pot.structure.lattice.matrix},
         }
-    return arrays
+    }
 
 
 def _dos_arrays(vasprun, spins: list) -> dict | None:
@@ -78,7 +88,17 @@ def _dos_arrays(vasprun, spins: list) -> dict | None:
                         by_type[kind] = {s: np.array(by_type[kind][s]) + np.array(densities[s]) for s in by_type[kind]}
         for kind, densities in by_type.items():
             arrays[f"{element.symbol}_{kind.name}"] = np.array([densities[s] for s in spins])
-    return {"arrays": arrays, "meta": {"efermi": tdos.efermi}}
+    meta = {"efermi": tdos.efermi}
+    if pdos:  # per site and orbital (atom, orbital, spin, grid): what rebuilds the run's CompleteDos
+        orbitals = list(pdos[0])
+        partial = getattr(vasprun, "partial_dos", None)
+        if partial is not None and partial.shape[1] == len(spins):  # the reader's own array, as a view
+            arrays["pdos"] = partial[..., 1:].transpose(0, 3, 1, 2)
+        else:
+            arrays["pdos"] = np.array([[[site[o][s] for s in spins] for o in orbitals] for site in pdos])
+        meta["orbitals"] = [o.name for o in orbitals]
+        meta["orbital_kind"] = "lm" if hasattr(orbitals[0], "orbital_type") else "l"
+    return {"arrays": arrays, "meta": meta}
 
 
 def projection_window(vasprun, spins, eig, occ, weights) -> dict | None:

@@ -12,8 +12,10 @@ import json
 from pathlib import Path
 
 import numpy as np
+from monty.json import jsanitize
 
 from dftflow import __version__
+from dftflow.taskdoc import SCHEMA_VERSION
 from dftflow.vasp.outputs import (
     INPUTS_RECORD,
     _encut,
@@ -25,6 +27,7 @@ from dftflow.vasp.outputs import (
     unfinished,
 )
 from dftflow.vasp.parchg import parchg_arrays
+from dftflow.vasp.provenance import magnetic_moments, path_points, potcar_spec, wavecar_read
 from dftflow.vasp.run_arrays import run_arrays
 
 
@@ -34,16 +37,21 @@ def _inputs_record(directory: Path) -> dict:
 
 
 def task_document(directory: str | Path, context: dict | None = None) -> tuple[dict, dict]:
-    """(document, arrays) for the results database. `context`: study, system, step, defect, ..."""
+    """(document, arrays) for the results database: the document as taskdoc.TaskDocument validates it.
+    `context`: study, system, step, defect, ... (default: the inputs record dftflow wrote)."""
     directory = Path(directory)
     vasprun = load_vasprun(directory, projections=True)
     outcar = load_outcar(directory)
     params, record = vasprun.parameters, _inputs_record(directory)
     context = {**record.get("context", {}), **(context or {})}
-    edges = band_edges(vasprun)
     structure = vasprun.final_structure
-    forces = np.array(vasprun.ionic_steps[-1].get("forces", [[0, 0, 0]])) if vasprun.ionic_steps else np.zeros((1, 3))
+    last = vasprun.ionic_steps[-1] if vasprun.ionic_steps else {}
+    has_forces = last.get("forces") is not None and len(last["forces"]) > 0
+    forces = np.array(last["forces"], dtype=float) if has_forces else np.zeros((1, 3))
+    arrays = run_arrays(vasprun, directory)
+    labels = (arrays.get("eigenvalues") or {}).get("meta", {}).get("labels") or []
     doc = {
+        "schema_version": SCHEMA_VERSION,
         "task_label": record.get("label") or params.get("SYSTEM") or vasprun.incar.get("SYSTEM") or directory.name,
         **context,
         "state": "successful"
@@ -54,13 +62,16 @@ def task_document(directory: str | Path, context: dict | None = None) -> tuple[d
         "code_version": f"dftflow {__version__}",
         "dir_name": str(directory.resolve()),
         "completed_at": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-        "formula": structure.composition.formula.replace(" ", ""),
+        "formula_pretty": structure.composition.reduced_formula,
+        "composition": {el.symbol: float(n) for el, n in structure.composition.items()},
         "nsites": len(structure),
         "structure": structure.as_dict(),
         "functional": functional_of(params),
         "input": {
             "hash": record.get("input_hash"),
+            "parent_hash": record.get("parent_input_hash"),
             "incar": dict(vasprun.incar),
+            "parameters": jsanitize(dict(params)),
             "encut": _encut(vasprun),
             "nelect": float(params.get("NELECT")),
             "nbands": int(params.get("NBANDS", 0)),
@@ -69,31 +80,61 @@ def task_document(directory: str | Path, context: dict | None = None) -> tuple[d
                 "n": len(vasprun.actual_kpoints),
                 "n_zero_weight": int(sum(1 for w in vasprun.actual_kpoints_weights if w == 0)),
                 "description": record.get("kpoints"),
+                "path": path_points(labels, vasprun.actual_kpoints),
             },
-            "potcar_symbols": list(vasprun.potcar_symbols),
+            "nkpoints": len(vasprun.actual_kpoints),
+            "potcar_spec": potcar_spec(directory, vasprun, record.get("potcar_functional")),
+            "wavecar_read": wavecar_read(directory, params),
+            "structure_provenance": record.get("provenance"),
         },
         "output": {
             "energy": float(vasprun.final_energy),
             "energy_per_atom": float(vasprun.final_energy) / len(structure),
             "efermi": float(vasprun.efermi) if vasprun.efermi is not None else None,
-            **edges,
+            **band_edges(vasprun),
             "ionic_steps": len(vasprun.ionic_steps),
             "max_force": float(np.linalg.norm(forces, axis=1).max()),
+            "forces": forces.tolist() if has_forces else None,
+            "stress": np.array(last["stress"], dtype=float).tolist() if last.get("stress") is not None else None,
             "converged_electronic": bool(vasprun.converged_electronic),
             "converged_ionic": bool(vasprun.converged_ionic),
             "total_magnetization": float(outcar.total_mag)
             if outcar is not None and outcar.total_mag is not None
             else None,
+            "magnetization": magnetic_moments(outcar),
             "core_potentials": [float(x) for x in (outcar.electrostatic_potential or [])] if outcar else [],
             "dielectric": dielectric_of(vasprun, outcar),
         },
     }
-    arrays = run_arrays(vasprun, directory)
     parchg = parchg_arrays(directory, _defect_centre(context))
     if parchg is not None:
         arrays["parchg"] = parchg
         doc["output"]["parchg_files"] = parchg["meta"]["files"]
+    trajectory = trajectory_arrays(vasprun)
+    if trajectory is not None:
+        arrays["trajectory"] = trajectory
     return doc, arrays
+
+
+def trajectory_arrays(vasprun) -> dict | None:
+    """A relaxation's ionic steps as blob contents (what an ASE trajectory holds), or None for one step."""
+    steps = vasprun.ionic_steps
+    if len(steps) < 2:
+        return None
+    structures = [step["structure"] for step in steps]
+    return {
+        "arrays": {
+            "positions": np.array([s.cart_coords for s in structures]),
+            "cells": np.array([s.lattice.matrix for s in structures]),
+            "energies": np.array([float(step.get("e_0_energy", step.get("e_fr_energy"))) for step in steps]),
+            "free_energies": np.array([float(step.get("e_fr_energy")) for step in steps]),
+            "forces": np.array([step.get("forces") for step in steps], dtype=float),
+            "stress": np.array(
+                [step["stress"] if step.get("stress") is not None else np.zeros((3, 3)) for step in steps], dtype=float
+            ),
+        },
+        "meta": {"symbols": [site.specie.symbol for site in structures[0]]},
+    }
 
 
 def dielectric_of(vasprun, outcar) -> dict | None:

@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import warnings
 import zlib
 from concurrent.futures import ThreadPoolExecutor
@@ -107,6 +108,11 @@ class FastVasprun(Vasprun):
         except (VasprunCorruptedError, FileNotFoundError, PermissionError, IsADirectoryError):
             raise
         except _DAMAGE as exc:
+            symbol = re.search(r"'(\w+)' is not a valid Element", str(exc))
+            if symbol:  # a readable file that names no chemical element: say that, not "corrupted"
+                raise VasprunCorruptedError(
+                    f"{self.filename}: element symbol {symbol.group(1)!r} in its <atominfo> is not a chemical element"
+                ) from exc
             where = " (XML line numbers omit the array blocks)" if isinstance(exc, SyntaxError) else ""
             raise VasprunCorruptedError(
                 f"{self.filename}: cannot be parsed ({type(exc).__name__}: {exc}){where}; "
@@ -141,9 +147,10 @@ class FastVasprun(Vasprun):
             self.efermi = dos["efermi"]
             self.tdos = Dos(self.efermi, energies, {spin: total[i, :, 1] for i, spin in enumerate(spins)})
             self.idos = Dos(self.efermi, energies, {spin: total[i, :, 2] for i, spin in enumerate(spins)})
-            self.pdos = []
+            self.pdos, self.partial_dos = [], None
             if dos["partial"] is not None:
                 partial = self._shaped("<dos><partial>", dos["partial"], (natoms, ncomp), total.shape[1])
+                self.partial_dos = partial  # (atom, spin set, grid, 1 + orbitals): the array pdos is views of
                 lm = any("x" in name for name in dos["partial_fields"][1:])  # as pymatgen: lm- or l-decomposed
                 orbitals = [Orbital(c) if lm else OrbitalType(c) for c in range(partial.shape[3] - 1)]
                 self.pdos = [
