@@ -3,9 +3,11 @@
 ASE database (`dftflow export --ase-db results.db`, SQLite by default, a postgresql:// URL where the user
 has a server): one row per task, its final structure with the energy (and forces) attached, and
 key-value pairs a user filters on with ASE's own tools (`ase db results.db 'gap<2.5,charge=2'`, ASE's web
-view): study, label, step, system, defect, charge, functional, aexx, gap, energy, executor, state, and
+view): study, label, step, system, defect, functional, aexx, gap, energy_eV, executor, state, and
 for a defect cell's hybrid static its number of localised in-gap levels (`levels`) and the shallowest
 one's depth below the CBM (`level_below_cbm`), classified against the study's pristine hybrid static.
+`charge` is ASE's own column, the sum of the atoms' initial charges: the cell's charge q is given to its
+first atom (the others 0), so that the column, and queries on it, give exactly q.
 
 Trajectories (`dftflow export --trajectories DIR`): each relaxation's ionic steps (positions, cell,
 energy, forces, stress as VASP reported them) as an ASE .traj file, which `ase gui` opens and
@@ -26,6 +28,7 @@ def _atoms(task, positions=None, cell=None, energy=None, free_energy=None, force
     from pymatgen.io.ase import AseAtomsAdaptor
 
     atoms = AseAtomsAdaptor.get_atoms(task.pymatgen_structure())
+    atoms.set_initial_charges([float(task.charge or 0)] + [0.0] * (len(atoms) - 1))  # ASE's charge column: q
     if positions is not None:
         atoms.set_cell(cell)
         atoms.set_positions(positions)
@@ -48,7 +51,6 @@ def key_value_pairs(task, levels=None) -> dict:
         "step": task.step,
         "system": task.system,
         "defect": task.defect.descriptor if task.defect and task.defect.descriptor else "none",
-        "charge": task.charge,
         "functional": task.functional.label,
         "aexx": task.functional.aexx,
         "gap": task.output.bandgap,

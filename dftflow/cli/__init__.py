@@ -120,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("results", help="stored calculations: filter, choose fields, sort (embedded store or MongoDB)")
     _query_options(p)
     p.add_argument("--fields", help="comma-separated fields to show, e.g. task_label,output.bandgap,input.encut")
-    p.add_argument("--sort", help="comma-separated fields, '-' for descending, e.g. -gap,label")
+    p.add_argument("--sort", help="comma-separated fields, '-' for descending: --sort=-gap,label")
     p.add_argument("--limit", type=int, default=0, help="at most this many rows")
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true")

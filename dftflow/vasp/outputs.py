@@ -141,10 +141,29 @@ NO_EIGENVALUES = {"bandgap": None, "cbm": None, "vbm": None, "is_gap_direct": No
 
 def band_edges(vasprun) -> dict:
     """Gap, VBM, CBM and directness as pymatgen computes them (eigenvalue_band_properties); all None for
-    a run that wrote no eigenvalues (machine-learned MD, BSE, response-function runs)."""
+    a run that wrote no eigenvalues (machine-learned MD, BSE, response-function runs). A hybrid band-structure
+    run (weighted SCF points + zero-weight path points) classes bands occupied or empty on its weighted
+    points, where VASP's occupations are self-consistent (analysis/band_edges.run_band_edges): pymatgen's
+    rule counts a conduction state with the few-per-cent occupation VASP gives it on a path point as
+    occupied and reports a gap of a few meV."""
     if not vasprun.eigenvalues:
         return dict(NO_EIGENVALUES)
-    gap, cbm, vbm, direct = vasprun.eigenvalue_band_properties
+    weights = vasprun.actual_kpoints_weights
+    if any(w == 0 for w in weights) and any(w > 0 for w in weights):
+        import numpy as np
+        from pymatgen.electronic_structure.core import Spin
+
+        from dftflow.analysis.band_edges import band_edges as edges_of
+
+        spins = [Spin.up, Spin.down] if vasprun.is_spin else [Spin.up]
+        eig = np.array([vasprun.eigenvalues[s][..., 0] for s in spins])
+        occ = np.array([vasprun.eigenvalues[s][..., 1] for s in spins])
+        mesh = np.asarray(weights) > 0
+        occupied = np.broadcast_to((occ[:, mesh].mean(axis=1) > 0.5)[:, None, :], eig.shape)
+        e = edges_of(eig, occ, np.array(vasprun.actual_kpoints), occupied=occupied)
+        gap, cbm, vbm, direct = e.gap, e.cbm, e.vbm, e.is_direct
+    else:
+        gap, cbm, vbm, direct = vasprun.eigenvalue_band_properties
     return {
         "bandgap": float(gap),
         "cbm": float(cbm),

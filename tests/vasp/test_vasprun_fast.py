@@ -160,8 +160,12 @@ def test_run_arrays_of_dftflow_are_unchanged(path):
         for orbital, part in dos.get_element_spd_dos(element).items():
             expected[f"{element.symbol}_{orbital.name}"] = np.array([part.densities[s] for s in spins])
     assert a.keys() == b.keys() == {"eigenvalues", "dos", "projections"}
-    assert list(a["dos"]["arrays"]) == list(expected) and a["dos"]["meta"] == {"efermi": dos.efermi}
+    assert list(a["dos"]["arrays"]) == [*expected, "pdos"] and a["dos"]["meta"]["efermi"] == dos.efermi
     assert all(a["dos"]["arrays"][k].tobytes() == v.tobytes() for k, v in expected.items())  # bit for bit
+    orbitals = list(next(iter(dos.pdos.values())))  # per site and orbital: what rebuilds the CompleteDos
+    assert a["dos"]["meta"]["orbitals"] == [o.name for o in orbitals]
+    per_site = np.array([[[dos.pdos[site][o][s] for s in spins] for o in orbitals] for site in dos.structure])
+    assert np.array_equal(a["dos"]["arrays"]["pdos"], per_site)
     for name in b:
         assert a[name]["arrays"].keys() == b[name]["arrays"].keys()
         assert all(np.array_equal(a[name]["arrays"][k], b[name]["arrays"][k]) for k in b[name]["arrays"])
