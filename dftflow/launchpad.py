@@ -12,16 +12,28 @@ from pathlib import Path
 
 from fireworks import LaunchPad
 
-from dftflow.embedded import DurableStore
+from dftflow.embedded import DurableStore, store_operations
 
 FW_DB_NAME = "fireworks"
 
 
+@store_operations(LaunchPad)
 class EmbeddedLaunchPad(LaunchPad):
-    """fireworks.LaunchPad whose collections live in a :class:`DurableStore` (no server)."""
+    """fireworks.LaunchPad whose collections live in a :class:`DurableStore` (no server).
+
+    Each LaunchPad method is one store operation: every write it makes is journaled before the
+    collection call returns, and the journal is fsync'ed once when the method returns. It round-trips
+    through to_dict/from_dict, to_file/from_file and pickling onto the same store (in this process;
+    another process is refused while this one holds the store)."""
 
     def __init__(
-        self, store: DurableStore, logdir: str | None = None, strm_lvl: str = "CRITICAL", name: str = FW_DB_NAME
+        self,
+        store: DurableStore,
+        logdir: str | None = None,
+        strm_lvl: str = "CRITICAL",
+        name: str = FW_DB_NAME,
+        user_indices: list | None = None,
+        wf_user_indices: list | None = None,
     ):
         # LaunchPad.__init__ builds a pymongo client; connect=False keeps it from ever touching the network
         super().__init__(
@@ -30,12 +42,14 @@ class EmbeddedLaunchPad(LaunchPad):
             name=name,
             logdir=logdir,
             strm_lvl=strm_lvl,
+            user_indices=user_indices,
+            wf_user_indices=wf_user_indices,
             mongoclient_kwargs={"connect": False},
         )
         self.connection.close()
         self.store = store
-        self.db = store.database(name)
         self.connection = store.client
+        self.db = self.connection[name]
         self.fireworks = self.db.fireworks
         self.launches = self.db.launches
         self.offline_runs = self.db.offline_runs
@@ -46,7 +60,27 @@ class EmbeddedLaunchPad(LaunchPad):
             self.reset("", require_password=False, max_reset_wo_password=0)
 
     def to_dict(self):
-        return {"embedded_store": str(self.store.path)}
+        return {
+            "embedded_store": str(self.store.path),
+            "name": self.name,
+            "logdir": self.logdir,
+            "strm_lvl": self.strm_lvl,
+            "user_indices": self.user_indices,
+            "wf_user_indices": self.wf_user_indices,
+        }
+
+    @classmethod
+    def from_dict(cls, d):
+        from dftflow.embedded import open_store
+
+        return cls(
+            open_store(d["embedded_store"]),
+            logdir=d.get("logdir"),
+            strm_lvl=d.get("strm_lvl") or "CRITICAL",
+            name=d.get("name") or FW_DB_NAME,
+            user_indices=d.get("user_indices"),
+            wf_user_indices=d.get("wf_user_indices"),
+        )
 
     def recover_dead_runs(self) -> list[int]:
         """Repair what a killed process left behind; safe because the store's exclusive lock is held, so
