@@ -119,9 +119,8 @@ def fireworks_backend(request, tmp_path_factory):
         for cls in vars(module).values():  # the check before each test's tearDown, while its data is there
             if isinstance(cls, type) and issubclass(cls, unittest.TestCase) and cls.__module__ == module.__name__:
                 patch.setattr(cls, "tearDown", _checked_teardown(cls.tearDown, store))
-    cwd = os.getcwd()
-    yield store
-    os.chdir(cwd)
+    patch.chdir(workdir)  # some tests launch Rockets in the current directory
+    yield store, workdir
     patch.undo()
     if store is not None:
         counted_reopen_check(store, f"after {module.__name__} (tearDownClass)")
@@ -151,7 +150,9 @@ def _checked_teardown(teardown, store):
 
 
 @pytest.fixture(autouse=True)
-def reopen_after_test(fireworks_backend, request):
+def reopen_after_test(fireworks_backend, request, monkeypatch):
+    store, workdir = fireworks_backend
+    monkeypatch.chdir(workdir)
     yield
-    if fireworks_backend is not None:
-        counted_reopen_check(fireworks_backend, f"after {request.node.nodeid}")
+    if store is not None:
+        counted_reopen_check(store, f"after {request.node.nodeid}")
