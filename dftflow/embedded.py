@@ -61,7 +61,11 @@ SEVERAL_WORKERS = (
 
 
 class StoreBusy(InputError):
-    """Another live process holds the store."""
+    """Another live process holds the store: `holder` says who and since when."""
+
+    def __init__(self, path: Path, holder: str, what: str = "the embedded store", advice: str = ""):
+        self.path, self.holder = path, holder
+        super().__init__(f"{what} {path} is busy: in use by another dftflow process, {holder}{advice}")
 
 
 class StoreInherited(InputError):
@@ -356,16 +360,24 @@ def _take_lock(path: Path) -> int:
     except BlockingIOError:
         holder = os.pread(fd, 4096, 0).decode(errors="replace")
         os.close(fd)
-        raise StoreBusy(f"{path} is in use by another dftflow process: {describe_holder(holder)}") from None
+        raise StoreBusy(path, describe_holder(holder)) from None
     holder = {
         "pid": os.getpid(),
         "host": socket.gethostname(),
         "since": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-        "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv and sys.argv[0] else "python",
+        "command": _command_line(),
     }
     os.ftruncate(fd, 0)
     os.pwrite(fd, (json.dumps(holder) + "\n").encode(), 0)
     return fd
+
+
+def _command_line() -> str:
+    """`dftflow run study.yaml` (also when started as python -m dftflow), for the busy message."""
+    argv = list(sys.argv) or ["python"]
+    program = Path(argv[0])
+    name = program.parent.name if program.name == "__main__.py" else program.name
+    return " ".join([name if name not in ("", "-c") else "python", *argv[1:]])
 
 
 def describe_holder(text: str) -> str:

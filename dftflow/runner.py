@@ -27,7 +27,7 @@ from fireworks.core.rocket_launcher import launch_rocket
 from dftflow.builders import StudyWorkflowBuilder
 from dftflow.calculations import Study, slug
 from dftflow.db import ResultsDB
-from dftflow.embedded import open_store
+from dftflow.embedded import StoreBusy, open_store
 from dftflow.errors import InputError
 from dftflow.fileio import atomic_write_json
 from dftflow.launchpad import EmbeddedLaunchPad, quiet_fireworks_logging
@@ -71,7 +71,11 @@ def open_workdir(path: str | Path) -> Workdir:
         probe.unlink()
     except OSError as exc:
         raise InputError(f"work directory {path} is not writable: {exc.strerror}") from exc
-    store = open_store(path / "store")
+    try:
+        store = open_store(path / "store")
+    except StoreBusy as busy:
+        advice = "; wait for it to finish or use another --workdir"
+        raise StoreBusy(path, busy.holder, what="work directory", advice=advice) from None
     (path / "logs").mkdir(exist_ok=True)
     quiet_fireworks_logging(path / "logs" / "run.log")
     launchpad = EmbeddedLaunchPad(store, strm_lvl="CRITICAL")

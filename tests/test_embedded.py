@@ -180,6 +180,23 @@ def test_second_process_is_refused_with_who_and_since_when(tmp_path):
     store.close()
 
 
+def test_busy_work_directory_is_reported_with_holder_and_exit_2(tmp_path):
+    from dftflow.runner import open_workdir
+    from tests.conftest import dftflow, guarded_env
+
+    workdir = open_workdir(tmp_path / "wd")
+    try:
+        status = dftflow("status", "--workdir", tmp_path / "wd", env=guarded_env(tmp_path))
+    finally:
+        workdir.close()
+    assert status.returncode == 2 and status.stdout == ""
+    message = status.stderr.strip()
+    assert len(message.splitlines()) == 1, message
+    assert f"work directory {tmp_path / 'wd'} is busy: in use by another dftflow process" in message
+    assert f"pid {os.getpid()} on " in message and " since 20" in message and "another --workdir" in message
+    assert "LaunchPad" not in message
+
+
 def test_forked_child_cannot_use_the_store(tmp_path):
     """A forked child has a private copy of the data: writing through it, or reading it, is refused; opening
     the store afresh is refused as busy while the parent holds it. The parent's data is untouched."""
