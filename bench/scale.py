@@ -1,11 +1,14 @@
-"""Scale benchmark: many workflows, FireWorks overhead per Firework, dftflow's own cost per calculation.
+"""Scale benchmark: many workflows on the embedded store vs plain mongomock, FireWorks overhead per
+Firework, dftflow's own cost per calculation.
 
-    python bench/scale.py [--workflows 1000] [--fireworks 200]
+    python bench/scale.py [--sizes 100 1000] [--checkouts 50] [--fireworks 200] [--skip-overhead] [--skip-study]
 
-1. Adds N defect-study workflows (5 Fireworks each) to the embedded LaunchPad (durable store, fsync per
-   write) and, as the baseline in the same run, to a plain in-memory mongomock LaunchPad (what FireWorks
-   offers without durability); then times typical queries (Fireworks READY, states of one study, a
-   count per state) on both.
+1. For each size N: N defect-study workflows (6 Fireworks each) are added to the embedded LaunchPad
+   (durable store: journaled, fsync'ed once per LaunchPad operation) and, as the baseline in the same
+   run, to a plain in-memory mongomock LaunchPad (what FireWorks offers without durability); then
+   typical queries (Fireworks READY, states of one study, a count per state) and K checkouts
+   (LaunchPad.checkout_fw, what every Rocket does first). Reported per phase and as the ratio of the
+   totals (add + query + checkout), embedded / baseline; the target is <= 1.3 at every size.
 2. Launches M trivial Fireworks (a no-op Firetask) through FireWorks' Rocket on both LaunchPads: the
    per-Firework overhead of the workflow engine itself, embedded vs in-memory baseline.
 3. Runs the tiny test study with mock-vasp's run log and splits its wall time into mock-vasp's compute
@@ -65,19 +68,27 @@ def _launchpads(tmp: Path):
         setattr(memory, coll, memory.db[coll])
     memory.gridfs_fallback = None
     memory.reset("", require_password=False, max_reset_wo_password=0)
-    return {"embedded (durable)": embedded, "in-memory mongomock (baseline)": memory}
+    return {EMBEDDED: embedded, BASELINE: memory}
 
 
-def bench_workflows(n: int, tmp: Path) -> dict:
+EMBEDDED, BASELINE = "embedded (durable)", "in-memory mongomock (baseline)"
+
+
+def bench_workflows(n: int, checkouts: int, tmp: Path) -> dict:
+    from fireworks import FWorker, Workflow
+
     from dftflow.builders import StudyWorkflowBuilder
 
     t0 = time.perf_counter()
-    workflows = [StudyWorkflowBuilder(s, potcars="spec").make() for s in _studies(n)]
+    workflows = [StudyWorkflowBuilder(s, potcars="spec").make().to_dict() for s in _studies(n)]
     build = time.perf_counter() - t0
-    out = {"workflows": n, "fireworks": sum(len(w.fws) for w in workflows), "build_s": build}
+    out = {"workflows": n, "fireworks": sum(len(w["fws"]) for w in workflows), "build_s": build}
+    launch_dir = tmp / "launch"
+    launch_dir.mkdir(parents=True, exist_ok=True)
     for name, lp in _launchpads(tmp).items():
+        copies = [Workflow.from_dict(w) for w in workflows]  # add_wf renumbers the objects it is given
         t0 = time.perf_counter()
-        for wf in workflows:
+        for wf in copies:
             lp.add_wf(wf)
         add = time.perf_counter() - t0
         t0 = time.perf_counter()
@@ -86,14 +97,22 @@ def bench_workflows(n: int, tmp: Path) -> dict:
         states = {fw["state"] for fw in lp.fireworks.find({"fw_id": {"$in": one["nodes"]}}, {"state": 1})}
         counts = {s: lp.fireworks.count_documents({"state": s}) for s in ("READY", "WAITING")}
         query = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        checked_out = [lp.checkout_fw(FWorker(), str(launch_dir))[1] for _ in range(checkouts)]
+        checkout = time.perf_counter() - t0
+        assert None not in checked_out and len(ready) == n
         out[name] = {
             "add_s": add,
-            "add_per_workflow_ms": 1000 * add / n,
             "query_s": query,
+            "checkout_s": checkout,
+            "total_s": add + query + checkout,
             "ready": len(ready),
             "states_of_one": sorted(states),
             "counts": counts,
         }
+        if name == EMBEDDED:
+            out[name]["store_bytes"] = sum(p.stat().st_size for p in lp.store.path.iterdir())
+            lp.store.close()
     return out
 
 
@@ -146,33 +165,44 @@ def bench_study(tmp: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workflows", type=int, default=1000)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000])
+    parser.add_argument("--checkouts", type=int, default=50)
     parser.add_argument("--fireworks", type=int, default=200)
+    parser.add_argument("--skip-overhead", action="store_true")
+    parser.add_argument("--skip-study", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        wf = bench_workflows(args.workflows, tmp / "wf")
-        print(f"1. {wf['workflows']} workflows ({wf['fireworks']} Fireworks) built in {wf['build_s']:.1f} s")
-        base = wf["in-memory mongomock (baseline)"]
-        for name in ("embedded (durable)", "in-memory mongomock (baseline)"):
-            r = wf[name]
+        print("1. workflows: add, query, checkout (seconds; ratio = embedded / baseline)")
+        for n in args.sizes:
+            wf = bench_workflows(n, args.checkouts, tmp / f"wf{n}")
+            base, emb = wf[BASELINE], wf[EMBEDDED]
+            print(f"   {n} workflows ({wf['fireworks']} Fireworks, built in {wf['build_s']:.1f} s):")
+            for phase in ("add", "query", "checkout", "total"):
+                ratio = emb[f"{phase}_s"] / base[f"{phase}_s"]
+                print(
+                    f"     {phase:9s} embedded {emb[f'{phase}_s']:8.2f}  baseline {base[f'{phase}_s']:8.2f}  "
+                    f"x{ratio:.2f}"
+                )
             print(
-                f"   {name:32s} add {r['add_s']:7.2f} s ({r['add_per_workflow_ms']:.1f} ms/workflow, "
-                f"x{r['add_s'] / base['add_s']:.2f} of baseline), queries {r['query_s'] * 1000:.0f} ms "
-                f"(x{r['query_s'] / base['query_s']:.2f}); READY {r['ready']}"
+                f"     per workflow added {1000 * emb['add_s'] / n:.1f} ms, per checkout "
+                f"{1000 * emb['checkout_s'] / args.checkouts:.0f} ms (embedded); store on disk "
+                f"{emb['store_bytes'] / 1e6:.1f} MB; READY {emb['ready']}"
             )
-        ov = bench_overhead(args.fireworks, tmp)
-        base = ov["in-memory mongomock (baseline)"]
-        print(f"2. FireWorks overhead per Firework ({ov['fireworks']} no-op Fireworks launched by Rocket)")
-        for name in ("embedded (durable)", "in-memory mongomock (baseline)"):
-            r = ov[name]
-            print(f"   {name:32s} {r['per_firework_ms']:6.1f} ms/Firework (x{r['total_s'] / base['total_s']:.2f})")
-        st = bench_study(tmp / "study")
-        print(
-            f"3. tiny study ({st['calculations']} VASP runs): wall {st['wall_s']:.1f} s = mock-vasp "
-            f"{st['mock_vasp_s']:.1f} s + dftflow {st['dftflow_s']:.1f} s "
-            f"(dftflow/mock = {st['dftflow_s'] / st['mock_vasp_s']:.2f})"
-        )
+        if not args.skip_overhead:
+            ov = bench_overhead(args.fireworks, tmp)
+            base = ov[BASELINE]
+            print(f"2. FireWorks overhead per Firework ({ov['fireworks']} no-op Fireworks launched by Rocket)")
+            for name in (EMBEDDED, BASELINE):
+                r = ov[name]
+                print(f"   {name:32s} {r['per_firework_ms']:6.1f} ms/Firework (x{r['total_s'] / base['total_s']:.2f})")
+        if not args.skip_study:
+            st = bench_study(tmp / "study")
+            print(
+                f"3. tiny study ({st['calculations']} VASP runs): wall {st['wall_s']:.1f} s = mock-vasp "
+                f"{st['mock_vasp_s']:.1f} s + dftflow {st['dftflow_s']:.1f} s "
+                f"(dftflow/mock = {st['dftflow_s'] / st['mock_vasp_s']:.2f})"
+            )
 
 
 if __name__ == "__main__":

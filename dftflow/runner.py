@@ -28,10 +28,11 @@ from fireworks.core.rocket_launcher import launch_rocket
 from dftflow.builders import StudyWorkflowBuilder
 from dftflow.calculations import Study, slug
 from dftflow.db import ResultsDB
-from dftflow.embedded import StoreBusy, open_store
+from dftflow.embedded import open_store
 from dftflow.errors import InputError
 from dftflow.fileio import atomic_write_json
 from dftflow.launchpad import EmbeddedLaunchPad, quiet_fireworks_logging
+from dftflow.store_lock import StoreBusy
 from dftflow.vasp.potcars import require_potcar_dir
 
 EMBEDDED_CUSTODIAN = {"polling_time_step": 0.2, "monitor_freq": 25}  # a mock run takes seconds, not hours
