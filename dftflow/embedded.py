@@ -34,6 +34,7 @@ import os
 import struct
 import threading
 import time
+import weakref
 import zlib
 from contextlib import contextmanager
 from pathlib import Path
@@ -50,7 +51,8 @@ COMPACT_BYTES = 8 * 1024 * 1024  # journal size before a compaction is considere
 SNAPSHOT_CHUNK = 500  # records per snapshot frame
 _FRAME = struct.Struct("<II")  # payload bytes, CRC-32 of the payload
 _DECODE = CodecOptions(document_class=dict, tz_aware=False)
-_OPEN_STORES: dict[Path, DurableStore] = {}
+_OPEN_STORES: dict[Path, DurableStore] = {}  # open_store()'s cache
+_LIVE_STORES: weakref.WeakSet[DurableStore] = weakref.WeakSet()  # every store of this process, for forks
 SEVERAL_WORKERS = (
     "an embedded work directory belongs to one process: run one `dftflow run` per work directory, or run "
     "several workers (rlaunch multi, mlaunch, qlaunch) against a MongoDB server (README: Running on a cluster)"
@@ -86,6 +88,7 @@ class DurableStore:
         self._journal_fd = -1
         self._load()
         self._replaying = False
+        _LIVE_STORES.add(self)
 
     # --- public API --------------------------------------------------------------------------------
     def database(self, name: str):
@@ -128,35 +131,30 @@ class DurableStore:
                     self._sync()
 
     def compact(self) -> None:
-        """Write everything to a new snapshot and start an empty journal (crash-safe order)."""
+        """Write everything to a new snapshot and start an empty journal (crash-safe order). If the
+        snapshot cannot be written, nothing changes (the journal goes on) and the error is raised."""
         self._check_usable()
         with self._mutex:
             self._commit()
             generation = self.generation + 1
             tmp = self.path / "snapshot.tmp"
-            with open(tmp, "wb") as fh:
-                fh.write(_frame(bson.encode({"format": FORMAT, "generation": generation})))
-                chunk, frames = bytearray(), 1
-                for count, record in enumerate(dump(self.client._store), start=1):
-                    chunk += bson.encode(record)
-                    if count % SNAPSHOT_CHUNK == 0:
-                        fh.write(_frame(bytes(chunk)))
-                        chunk, frames = bytearray(), frames + 1
-                if chunk:
-                    fh.write(_frame(bytes(chunk)))
-                    frames += 1
-                fh.write(_frame(bson.encode({"end": frames})))
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path / "snapshot.bson")
-            _fsync_dir(self.path)
-            old_fd, old_path = self._journal_fd, self._journal_path(self.generation)
-            self.generation = generation
-            self._open_journal()
+            try:
+                size = _write_snapshot(tmp, generation, self.client._store)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+            try:  # from here on the snapshot is the store's: failing now, the journal must not be written
+                os.replace(tmp, self.path / "snapshot.bson")
+                _fsync_dir(self.path)
+                old_fd, old_path = self._journal_fd, self._journal_path(self.generation)
+                self.generation = generation
+                self._open_journal()
+            except OSError as exc:
+                self._fail(f"compaction failed after its snapshot was saved ({exc.strerror})")
+                raise StoreFailure(f"store {self.path}: {self._failed}") from exc
             os.close(old_fd)
             old_path.unlink(missing_ok=True)
-            self.snapshot_bytes = (self.path / "snapshot.bson").stat().st_size
-            self.journal_bytes, self._unsynced = 0, False
+            self.snapshot_bytes, self.journal_bytes, self._unsynced = size, 0, False
 
     # --- the recorder interface of dftflow.journaled_mongomock ------------------------------------------
     def run_call(self, method, obj, args, kwargs):
@@ -242,7 +240,10 @@ class DurableStore:
             raise StoreFailure(f"store {self.path}: {self._failed}") from exc
         self.journal_bytes += len(frame)
         if self.journal_bytes > max(self.compact_bytes, self.snapshot_bytes):
-            self.compact()
+            try:
+                self.compact()
+            except OSError:  # the snapshot could not be written (disk full?): the journal still holds it all
+                self.compact_bytes = 2 * self.journal_bytes
 
     def _sync(self) -> None:
         if self._unsynced:
@@ -300,6 +301,25 @@ class DurableStore:
         self._open_journal()
 
 
+def _write_snapshot(path: Path, generation: int, server) -> int:
+    """The whole store as frames: a header, records in chunks, an end marker; fsync'ed. Returns its size."""
+    with open(path, "wb") as fh:
+        fh.write(_frame(bson.encode({"format": FORMAT, "generation": generation})))
+        chunk, frames = bytearray(), 1
+        for count, record in enumerate(dump(server), start=1):
+            chunk += bson.encode(record)
+            if count % SNAPSHOT_CHUNK == 0:
+                fh.write(_frame(bytes(chunk)))
+                chunk, frames = bytearray(), frames + 1
+        if chunk:
+            fh.write(_frame(bytes(chunk)))
+            frames += 1
+        fh.write(_frame(bson.encode({"end": frames})))
+        fh.flush()
+        os.fsync(fh.fileno())
+        return fh.tell()
+
+
 def _frame(payload: bytes) -> bytes:
     return _FRAME.pack(len(payload), zlib.crc32(payload)) + payload
 
@@ -340,7 +360,9 @@ def _fsync_dir(path: Path) -> None:
 def _after_fork_in_child() -> None:
     """The child's copies of the parent's stores: refused from now on, their descriptors let go (so a
     child that outlives its parent does not keep the lock), forgotten by open_store()."""
-    for store in list(_OPEN_STORES.values()):
+    for store in list(_LIVE_STORES):
+        if store._closed:
+            continue  # its descriptor numbers may belong to other files by now
         store._inherited = True
         for fd in (store._journal_fd, store._lock_fd):
             try:

@@ -15,7 +15,7 @@ import pytest
 from bson.errors import InvalidDocument
 from fireworks import Firework, FWorker, PyTask, Workflow
 
-from dftflow.embedded import StoreCorrupt, open_store, store_summary
+from dftflow.embedded import StoreCorrupt, StoreFailure, open_store, store_summary
 from dftflow.errors import InputError
 from dftflow.launchpad import EmbeddedLaunchPad
 from tests.store_checks import client_state, reopen_check
@@ -109,6 +109,26 @@ def test_a_value_bson_cannot_hold_is_refused_before_anything_changes(tmp_path):
     _reopened_state(store).close()
 
 
+def test_a_write_the_journal_cannot_take_is_not_acknowledged_and_the_store_stops(tmp_path, monkeypatch):
+    """Disk full: the call fails (nothing acknowledged), every later call is refused (the data in memory is
+    ahead of the journal), and a reopen has every write acknowledged before."""
+    store = open_store(tmp_path)
+    coll = store.database("db").c
+    coll.insert_one({"n": 1})
+
+    def disk_full(fd, data):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "write", disk_full)
+    with pytest.raises(StoreFailure, match="No space left on device"):
+        coll.insert_one({"n": 2})
+    monkeypatch.undo()
+    with pytest.raises(StoreFailure, match="refuses further use"):
+        coll.find_one()
+    store.close()
+    assert [d["n"] for d in open_store(tmp_path).database("db").c.find()] == [1]
+
+
 def test_changes_from_several_threads(tmp_path):
     store = open_store(tmp_path)
     coll = store.database("db").c
@@ -137,6 +157,21 @@ def test_journal_compacts_itself(tmp_path):
     assert sorted(p.name for p in tmp_path.glob("journal.*")) == [f"journal.{store.generation}.bson"]
     store.close()
     assert open_store(tmp_path).database("db").c.count_documents({}) == 300
+
+
+def test_a_compaction_that_cannot_write_its_snapshot_changes_nothing(tmp_path, monkeypatch):
+    import dftflow.embedded
+
+    def disk_full(*args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(dftflow.embedded, "_write_snapshot", disk_full)
+    store = open_store(tmp_path, compact_bytes=2000)
+    for i in range(100):
+        store.database("db").c.insert_one({"i": i, "payload": "x" * 50})  # each write is acknowledged
+    assert store.generation == 0 and not (tmp_path / "snapshot.bson").exists()
+    store.close()
+    assert open_store(tmp_path).database("db").c.count_documents({}) == 100
 
 
 def test_torn_last_frame_is_dropped(tmp_path):
