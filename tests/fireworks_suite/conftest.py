@@ -48,7 +48,8 @@ NOT_APPLICABLE: dict[str, str] = {
     "core/tests/test_launchpad.py::WFLockTest": SEVERAL_PROCESSES,
     "core/tests/test_tracker.py::TrackerTest::test_tracker_mlaunch": SEVERAL_PROCESSES + " (rlaunch multi)",
     "tests/mongo_tests.py::MongoTests::test_parallel_fibadder": SEVERAL_PROCESSES + " (a multiprocessing Pool)",
-    "tests/multiprocessing_tests.py": SEVERAL_PROCESSES + " (rlaunch multi)",
+    "tests/multiprocessing_tests.py::TestCheckoutFW": SEVERAL_PROCESSES + " (rlaunch multi)",
+    "tests/multiprocessing_tests.py::TestEarlyExit": SEVERAL_PROCESSES + " (rlaunch multi)",
     "core/tests/test_launchpad.py::GridfsStoredDataTest": (
         "tests MongoDB's 16 MB document limit, which mongomock does not enforce, so FireWorks' GridFS fallback "
         "is never taken (and each test spends 25 s building 2,000 detours first)"
