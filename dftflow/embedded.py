@@ -86,7 +86,11 @@ class DurableStore:
         self._replaying, self._unsynced = True, False
         self.client = JournaledClient(self)
         self._journal_fd = -1
-        self._load()
+        try:
+            self._load()
+        except BaseException:
+            os.close(self._lock_fd)
+            raise
         self._replaying = False
         _LIVE_STORES.add(self)
 

@@ -190,6 +190,25 @@ def test_torn_last_frame_is_dropped(tmp_path):
     assert [d["i"] for d in open_store(tmp_path).database("db").c.find()] == [1, 3]
 
 
+def test_a_damaged_frame_ends_the_journal_and_what_follows_is_kept_aside(tmp_path):
+    """After a machine crash the unsynced end of the journal may hold garbage before intact frames: replay
+    stops at the first damaged frame and keeps the rest in journal.<n>.bson.damaged-<time>."""
+    store = open_store(tmp_path)
+    coll = store.database("db").c
+    for i in range(3):
+        coll.insert_one({"i": i})
+    store.close()
+    journal = next(tmp_path.glob("journal.*.bson"))
+    data = bytearray(journal.read_bytes())
+    frame = len(data) // 3
+    data[frame + 20] ^= 0xFF  # a byte of the second frame's payload
+    journal.write_bytes(bytes(data))
+    store = open_store(tmp_path)
+    assert [d["i"] for d in store.database("db").c.find()] == [0]
+    assert [p.stat().st_size for p in tmp_path.glob("journal.*.damaged-*")] == [len(data) - frame]
+    store.close()
+
+
 def test_damaged_snapshot_and_old_format_are_refused(tmp_path):
     store = open_store(tmp_path / "a")
     store.database("db").c.insert_one({"i": 1})
@@ -198,6 +217,8 @@ def test_damaged_snapshot_and_old_format_are_refused(tmp_path):
     snapshot = tmp_path / "a" / "snapshot.bson"
     snapshot.write_bytes(snapshot.read_bytes()[:-3])
     with pytest.raises(StoreCorrupt, match="damaged"):
+        open_store(tmp_path / "a")
+    with pytest.raises(StoreCorrupt):  # refused again, not "busy": the failed open let go of the lock
         open_store(tmp_path / "a")
     (tmp_path / "b").mkdir()
     (tmp_path / "b" / "journal.0.jsonl").write_text("{}\n")
