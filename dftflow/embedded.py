@@ -44,7 +44,7 @@ from bson.codec_options import CodecOptions
 
 from dftflow.errors import DftflowError, InputError
 from dftflow.journaled_mongomock import JournaledClient, apply, document_record, dump
-from dftflow.store_lock import take_lock
+from dftflow.store_lock import SEVERAL_WORKERS, take_lock
 
 FORMAT = "dftflow-store/2"
 COMPACT_BYTES = 8 * 1024 * 1024  # journal size before a compaction is considered (then: once it outgrows the snapshot)
@@ -53,10 +53,6 @@ _FRAME = struct.Struct("<II")  # payload bytes, CRC-32 of the payload
 _DECODE = CodecOptions(document_class=dict, tz_aware=False)
 _OPEN_STORES: dict[Path, DurableStore] = {}  # open_store()'s cache
 _LIVE_STORES: weakref.WeakSet[DurableStore] = weakref.WeakSet()  # every store of this process, for forks
-SEVERAL_WORKERS = (
-    "an embedded work directory belongs to one process: run one `dftflow run` per work directory, or run "
-    "several workers (rlaunch multi, mlaunch, qlaunch) against a MongoDB server (README: Running on a cluster)"
-)
 
 
 class StoreInherited(InputError):

@@ -14,6 +14,11 @@ from pathlib import Path
 
 from dftflow.errors import InputError
 
+SEVERAL_WORKERS = (
+    "an embedded work directory belongs to one process: run one `dftflow run` per work directory, or run "
+    "several workers (rlaunch multi, mlaunch, qlaunch) against a MongoDB server (README: Running on a cluster)"
+)
+
 
 class StoreBusy(InputError):
     """Another live process holds the store: `holder` says who and since when."""
@@ -35,7 +40,7 @@ def take_lock(path: Path) -> int:
     except BlockingIOError:
         holder = os.pread(fd, 4096, 0).decode(errors="replace")
         os.close(fd)
-        raise StoreBusy(path, describe_holder(holder)) from None
+        raise StoreBusy(path, describe_holder(holder), advice="; " + SEVERAL_WORKERS) from None
     holder = {
         "pid": os.getpid(),
         "host": socket.gethostname(),
