@@ -11,6 +11,8 @@ store_calculation:   parse the directory into a task document (+ blobs) and stor
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
 from pathlib import Path
 
@@ -22,7 +24,7 @@ from dftflow.errors import InputError
 from dftflow.fileio import atomic_write_json, gzip_outputs
 from dftflow.steps import Step
 from dftflow.vasp.outputs import INPUTS_RECORD, unfinished
-from dftflow.vasp.run import run_vasp
+from dftflow.vasp.run import RUN_RECORD, run_vasp
 from dftflow.vasp.task_document import task_document
 
 APPROXIMATIONS = {
@@ -156,7 +158,7 @@ def prepare_calculation(
     previous = directory / INPUTS_RECORD
     if previous.is_file() and json.loads(previous.read_text()).get("input_hash") == record["input_hash"]:
         return record  # written before (a rerun after a kill): keep them, and any outputs or corrections
-    clear_outputs(directory)  # outputs of other inputs (the study changed) must not be mistaken for these
+    set_aside_other_run(directory, db)  # outputs of other inputs must not be mistaken for these, nor lost
     inputs.write_into(directory)
     if calc.step in (Step.HSE_RELAX, Step.HSE_STATIC, Step.HSE_PARCHG):  # the parent's wavefunctions
         wavecar = parent / "WAVECAR"
@@ -166,12 +168,63 @@ def prepare_calculation(
     return record
 
 
-def clear_outputs(directory: Path) -> None:
-    """Remove VASP and dftflow output files left in a directory by different inputs."""
-    keep = {"FW.json", "FW_submit.script"}
-    for path in directory.iterdir():
-        if path.is_file() and path.name not in keep:
-            path.unlink()
+# What a calculation run by dftflow leaves in its directory: the inputs dftflow writes, what VASP and
+# custodian write, dftflow's records. Anything else there (FireWorks' FW.json, a queue's FW_job.out and
+# FW_job.error, a user's notes) belongs to the launch, not to the run, and is never moved or removed.
+RUN_FILES = {
+    *("INCAR", "KPOINTS", "POSCAR", "POTCAR", "POTCAR.spec", "STOPCAR"),
+    *("CONTCAR", "OUTCAR", "OSZICAR", "vasprun.xml", "vaspout.h5", "EIGENVAL", "DOSCAR", "PROCAR", "IBZKPT"),
+    *("LOCPOT", "WAVECAR", "WAVEDER", "CHGCAR", "CHG", "AECCAR0", "AECCAR1", "AECCAR2", "ELFCAR", "PARCHG"),
+    *("XDATCAR", "PCDAT", "REPORT", "vasp.out", "std_err.txt", "custodian.json", RUN_RECORD, INPUTS_RECORD),
+}
+CUSTODIAN_BACKUP = re.compile(r"error\.\d+\.tar(\.gz)?")
+
+
+def is_run_file(name: str) -> bool:
+    """INCAR, vasprun.xml.gz, POSCAR.orig (custodian's copy), vasp.out.stopped, error.1.tar.gz, ..."""
+    base = re.sub(r"\.(gz|bz2|xz)$", "", name)
+    base = re.sub(r"\.(orig|stopped)$", "", base)
+    return base in RUN_FILES or bool(CUSTODIAN_BACKUP.fullmatch(name))
+
+
+def set_aside_other_run(directory: Path, db: ResultsDB | None = None) -> Path | None:
+    """Before other inputs are written into `directory`, move the run files of the calculation done
+    there into a sibling directory named after its inputs hash (`relax_WO3.1a2b3c4d`) and point its
+    stored task (if any) there. Nothing is deleted; the files of the launch stay where they are.
+
+    Order, so that a kill at any point is repaired by running again: files first, then the stored
+    task's dir_name, then the inputs record (as long as it is here, the move is not finished)."""
+    runs = sorted(p for p in directory.iterdir() if p.is_file() and is_run_file(p.name))
+    if not runs:
+        return None
+    record_path = directory / INPUTS_RECORD
+    recorded = record_path.is_file()
+    old_hash = json.loads(record_path.read_text()).get("input_hash", "") if recorded else ""
+    target = _aside_directory(directory, old_hash[:8] or "unrecorded", resume=recorded)
+    target.mkdir(exist_ok=True)
+    for path in runs:
+        if path != record_path:
+            if (target / path.name).exists():
+                raise InputError(f"{directory}: cannot set {path.name} aside, {target} already has one")
+            os.replace(path, target / path.name)
+    if db is not None and old_hash:
+        db.tasks.update_many(
+            {"dir_name": str(directory.resolve()), "input.hash": old_hash},
+            {"$set": {"dir_name": str(target.resolve())}},
+        )
+    if recorded:
+        os.replace(record_path, target / INPUTS_RECORD)
+    return target
+
+
+def _aside_directory(directory: Path, tag: str, resume: bool) -> Path:
+    """<name>.<tag>, else the first free <name>.<tag>-2, -3, ...; with `resume`, one that a killed move of
+    this run left without its inputs record (the record moves last)."""
+    for n in range(1, 1000):
+        candidate = directory.with_name(f"{directory.name}.{tag}" + (f"-{n}" if n > 1 else ""))
+        if not candidate.exists() or (resume and not (candidate / INPUTS_RECORD).exists()):
+            return candidate
+    raise InputError(f"{directory}: too many earlier runs set aside next to it")
 
 
 def read_inputs_record(directory: str | Path) -> dict:

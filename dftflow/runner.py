@@ -1,7 +1,8 @@
 """The embedded default: `dftflow run` on a laptop or in CI, no server.
 
 A work directory holds a durable store (FireWorks LaunchPad + results), blob files, one directory per
-calculation (calcs/<study>/<label slug>) and the reports. Running a study:
+calculation (calcs/<study>/<label slug>; an edited study's in calcs/<study>.<spec hash[:8]>/) and the
+reports. Running a study:
 1. take the work directory's exclusive lock (a second `dftflow run` on it is refused);
 2. put back to READY every Firework a killed run left RUNNING/RESERVED (we hold the lock, so their
    processes are dead);
@@ -27,6 +28,7 @@ from dftflow.embedded import open_store
 from dftflow.errors import InputError
 from dftflow.fileio import atomic_write_json
 from dftflow.launchpad import EmbeddedLaunchPad, quiet_fireworks_logging
+from dftflow.store_lock import StoreBusy
 from dftflow.vasp.potcars import require_potcar_dir
 
 if TYPE_CHECKING:  # imported where a study is run: `dftflow status` and `results` only open the work directory
@@ -70,7 +72,11 @@ def open_workdir(path: str | Path) -> Workdir:
         probe.unlink()
     except OSError as exc:
         raise InputError(f"work directory {path} is not writable: {exc.strerror}") from exc
-    store = open_store(path / "store")
+    try:
+        store = open_store(path / "store")
+    except StoreBusy as busy:
+        advice = "; wait for it to finish or use another --workdir"
+        raise StoreBusy(path, busy.holder, what="work directory", advice=advice) from None
     (path / "logs").mkdir(exist_ok=True)
     quiet_fireworks_logging(path / "logs" / "run.log")
     launchpad = EmbeddedLaunchPad(store, strm_lvl="CRITICAL")
@@ -118,6 +124,19 @@ def study_workflow_id(launchpad, study: Study) -> int | None:
     return wf["nodes"][0] if wf else None
 
 
+def launch_root(workdir: Workdir, study: Study) -> Path:
+    """calcs/<study> for the first version of a study in this work directory; an edited study (another
+    spec hash) runs in calcs/<study>.<spec hash[:8]>, so no directory of a stored run is written again
+    (calculations whose inputs did not change are found stored and not run again)."""
+    from dftflow.calculations import slug
+
+    root = workdir.path / "calcs" / slug(study.spec.name)
+    others = {"metadata.study": study.spec.name, "metadata.spec_hash": {"$ne": study.spec_hash()}}
+    if workdir.launchpad.workflows.count_documents(others) == 0:
+        return root
+    return root.with_name(f"{root.name}.{study.spec_hash()[:8]}")
+
+
 def add_study(workdir: Workdir, study: Study, executor: str) -> int:
     existing = study_workflow_id(workdir.launchpad, study)
     if existing is not None:
@@ -128,7 +147,7 @@ def add_study(workdir: Workdir, study: Study, executor: str) -> int:
     builder = StudyWorkflowBuilder(
         study,
         potcars="real" if executor == "vasp" else "spec",
-        launch_root=str(workdir.path / "calcs" / slug(study.spec.name)),
+        launch_root=str(launch_root(workdir, study)),
         report_dir=str(workdir.path / "reports" / slug(study.spec.name)),
     )
     workdir.launchpad.add_wf(builder.make())

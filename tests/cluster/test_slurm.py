@@ -87,11 +87,6 @@ def test_reservation_mode_runs_a_study_through_sbatch_and_reads_it_from_the_serv
     assert "hse-static WO3" in (tmp_path / "report" / "report.md").read_text()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="jobs.clear_outputs deletes every file of a new launch directory but FW.json and FW_submit.script, "
-    "SLURM's job logs included; branch `store` (issue 14) makes it keep what dftflow does not regenerate",
-)
 def test_scheduler_job_logs_survive_in_the_launch_directory(cluster_setup):
     """In reservation mode the Firework runs in the directory SLURM writes the job's .out/.error into."""
     setup = cluster_setup

@@ -1,0 +1,1 @@
+__author__ = "Anubhav Jain <ajain@lbl.gov>"
