@@ -38,11 +38,16 @@ def fft_grid(lattice, encut: float, prec: str) -> tuple[tuple[int, int, int], tu
 
 
 def _gspace(lattice, ng):
+    """|G|^2 on the FFT grid (broadcast from the three axes, no (n, n, n, 3) intermediate)."""
     recip = 2 * np.pi * np.linalg.inv(lattice).T
     freqs = [np.fft.fftfreq(n, 1.0 / n) for n in ng]
-    h, k, l = np.meshgrid(*freqs, indexing="ij")
-    g = h[..., None] * recip[0] + k[..., None] * recip[1] + l[..., None] * recip[2]
-    return h, k, l, np.einsum("...i,...i->...", g, g)
+    gx = freqs[0][:, None, None, None] * recip[0]
+    gy = freqs[1][None, :, None, None] * recip[1]
+    gz = freqs[2][None, None, :, None] * recip[2]
+    g2 = np.zeros(tuple(ng))
+    for c in range(3):
+        g2 += (gx[..., c] + gy[..., c] + gz[..., c]) ** 2
+    return None, None, None, g2
 
 
 def _structure_factor(frac, amp, ng):
@@ -82,22 +87,25 @@ def density_grid(lattice, frac, electrons, width: float, ng) -> np.ndarray:
 
 
 def write_volumetric(path, comment, lattice, species_types, counts, frac, blocks) -> None:
-    """CHGCAR-format file: POSCAR header, blank line, grid, data (x fastest, 5 per line) per block."""
+    """CHGCAR-format file: POSCAR header, blank line, grid, data (x fastest) per block, as VASP writes
+    it: five values per line in Fortran (1X,E17.11), e.g. ' 0.34998022007E+02 -.12000000000E+01'."""
+    from mock_vasp.numformat import fortran_e_array
     from mock_vasp.write_text import poscar_text
 
-    with open(path, "w") as fh:
-        fh.write(poscar_text(f"{comment} [{MARK} model output]", lattice, species_types, counts, frac))
+    with open(path, "wb") as fh:
+        fh.write(poscar_text(f"{comment} [{MARK} model output]", lattice, species_types, counts, frac).encode())
         for data in blocks:
             ng = data.shape
-            fh.write(f"\n{ng[0]:5d}{ng[1]:5d}{ng[2]:5d}\n")
+            fh.write(f"\n{ng[0]:5d}{ng[1]:5d}{ng[2]:5d}\n".encode())
             flat = data.ravel(order="F")
-            n = flat.size
-            full = n // 5 * 5
-            if full:
-                fmt = " %17.11E %17.11E %17.11E %17.11E %17.11E\n" * 1
-                chunk = 50000
-                for start in range(0, full, chunk * 5):
-                    part = flat[start : min(full, start + chunk * 5)]
-                    fh.write((fmt * (len(part) // 5)) % tuple(part))
-            if n > full:
-                fh.write("".join(f" {x:17.11E}" for x in flat[full:]) + "\n")
+            per_chunk = 5 * 200000
+            for start in range(0, flat.size, per_chunk):
+                part = flat[start : start + per_chunk]
+                fields = fortran_e_array(part, 11)
+                fields = np.concatenate([np.full((len(part), 1), ord(" "), np.uint8), fields], axis=1)
+                full = len(part) // 5 * 5
+                lines = fields[:full].reshape(-1, 5 * 18)
+                lines = np.concatenate([lines, np.full((len(lines), 1), ord("\n"), np.uint8)], axis=1)
+                fh.write(lines.tobytes())
+                if full < len(part):
+                    fh.write(fields[full:].tobytes() + b"\n")

@@ -63,14 +63,14 @@ def _structure_xml(lattice, frac, name: str | None, indent=" ", selective=None) 
 
 class VasprunWriter:
     def __init__(self, path):
-        self.fh = open(path, "w", encoding="ISO-8859-1", errors="replace")
+        self.fh = open(path, "wb")
 
     def write(self, text: str) -> None:
-        self.fh.write(text)
+        self.fh.write(text.encode("ISO-8859-1", errors="replace"))
         self.fh.flush()
 
     def write_bytes(self, data: bytes) -> None:
-        self.fh.write(data.decode("ascii"))
+        self.fh.write(data)
 
     def close(self) -> None:
         self.fh.close()
@@ -257,8 +257,12 @@ class VasprunWriter:
             self.write("     </set>\n    </array>\n   </partial>\n")
         self.write("  </dos>\n")
 
-    def projected(self, eig, occ, proj_for_spin) -> None:
-        """proj_for_spin(s) -> (nk, nb, natoms, 9) array for spin s."""
+    def projected(self, eig, occ, proj_at, procar_sink=None) -> None:
+        """proj_at(s, k) -> (nb, natoms, 9) projections; also streams PROCAR when procar_sink is
+        (binary file, reported k-set, natoms), so every projection block is made once for both files."""
+        from mock_vasp.write_text import ProcarWriter
+
+        procar = ProcarWriter(procar_sink[0], procar_sink[1], eig, occ, procar_sink[2]) if procar_sink else None
         self.write("  <projected>\n")
         self.eigenvalues(eig, occ, indent="   ")
         self.write(
@@ -267,23 +271,26 @@ class VasprunWriter:
             + "".join(f"    <field>{c:>5}</field>\n" for c in LM_NAMES)
             + "    <set>\n"
         )
-        for s in range(eig.shape[0]):
-            proj = proj_for_spin(s)
+        ispin, nk, nb = eig.shape
+        headers = [f'       <set comment="band {b + 1}">\n'.encode() for b in range(nb)]
+        for s in range(ispin):
             self.write(f'     <set comment="spin{s + 1}">\n')
-            for k in range(proj.shape[0]):
-                self.write(f'      <set comment="kpoint {k + 1}">\n')
-                block = proj[k]  # (nb, natoms, 9)
-                nb, na, _ = block.shape
+            if procar:
+                procar.spin(s)
+            for k in range(nk):
+                block = proj_at(s, k)  # (nb, natoms, 9)
+                na = block.shape[1]
                 body = rows(block.reshape(nb * na, 9), 8, 4, b"        <r>", b" </r>\n")
-                line_len = len(body) // (nb * na)
-                chunk = na * line_len
-                parts = []
+                chunk = len(body) // nb
+                parts = [f'      <set comment="kpoint {k + 1}">\n'.encode()]
                 for b in range(nb):
-                    parts.append(f'       <set comment="band {b + 1}">\n'.encode())
+                    parts.append(headers[b])
                     parts.append(body[b * chunk : (b + 1) * chunk])
                     parts.append(b"       </set>\n")
+                parts.append(b"      </set>\n")
                 self.write_bytes(b"".join(parts))
-                self.write("      </set>\n")
+                if procar:
+                    procar.kpoint(s, k, block)
             self.write("     </set>\n")
         self.write("    </set>\n   </array>\n  </projected>\n")
 
