@@ -35,6 +35,10 @@ def pair_energy(lattice, frac, species, pair_params: dict):
         r = sel.r
         s = switch(r, p["r_on"], p["r_off"])
         ds = _dswitch(r, p["r_on"], p["r_off"])
+        if "r_in_off" in p:  # term absent below r_in_off (oxide-regime O-O terms inside an O2 molecule)
+            inner = 1.0 - switch(r, p["r_in_off"], p["r_in_on"])
+            ds = ds * inner - s * _dswitch(r, p["r_in_off"], p["r_in_on"])
+            s = s * inner
         core = p["A"] * np.exp(-r / p["rho"]) - p.get("C", 0.0) / r**6
         dcore = -p["A"] / p["rho"] * np.exp(-r / p["rho"]) + 6 * p.get("C", 0.0) / r**7
         energy += float(np.sum(core * s))

@@ -12,9 +12,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from mock_vasp.dielectric import run_response
 from mock_vasp.dos import energy_grid, partial_dos, total_dos
+from mock_vasp.partial_charge import occupied_only, write_partial_charges
 from mock_vasp.restart import write_wavecar
 from mock_vasp.volumetric import density_grid, locpot_grid, write_volumetric
+from mock_vasp.write_response import outcar_text, vasprun_text
 from mock_vasp.write_text import doscar_text, eigenval_text, ibzkpt_text
 
 if TYPE_CHECKING:
@@ -50,6 +53,9 @@ def write_final_outputs(run: Run, lattice, frac, result: Result) -> None:
     rb = ReportedBands(run, result)
     eig, occ = rb.eig, rb.occ
     kset = run.kplan.report
+    response = run_response(run, lattice, frac, result)
+    if response is not None:
+        run.vasprun.write(vasprun_text(response))
     run.vasprun.eigenvalues(eig, occ)
     grid = energy_grid(eig, run.nedos, ph.sigma, *(_emin_emax(run.incar)))
     deg = 2.0 if ph.ispin == 1 else 1.0
@@ -81,7 +87,7 @@ def write_final_outputs(run: Run, lattice, frac, result: Result) -> None:
     if run.incar.get("LVHAR", False) or run.incar.get("LVTOT", False):
         pot = locpot_grid(lattice, frac, run.atom_species, run.params, result.extra["defect_field"], run.fine_grid)
         write_volumetric(d / "LOCPOT", run.system, lattice, species, counts, frac, [pot])
-    if run.incar.get("LCHARG", True):
+    if run.incar.get("LCHARG", True) or (run.lpard and occupied_only(run.incar)):
         pops = result.populations.sum(axis=1)
         blocks = [density_grid(lattice, frac, pops, 0.6, run.fine_grid)]
         if ph.ispin == 2:
@@ -89,6 +95,11 @@ def write_final_outputs(run: Run, lattice, frac, result: Result) -> None:
         write_volumetric(d / "CHGCAR", run.system, lattice, species, counts, frac, blocks)
     if run.incar.get("LWAVE", True):
         write_wavecar(d / "WAVECAR", kset.kpts, ph.nbands, ph.ispin, eig, run.encut)
+    if response is not None:
+        run.outcar.message(outcar_text(response, np.asarray(frac, float) @ np.asarray(lattice, float)))
+    if run.lpard and not occupied_only(run.incar):
+        names = write_partial_charges(run, rb, lattice, frac)
+        run.say(" partial charge density written to " + " ".join(names) + " (mock-vasp model output)")
 
 
 def _emin_emax(incar: dict):

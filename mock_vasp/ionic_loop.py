@@ -41,7 +41,7 @@ def ionic_steps(run: Run, fresh: bool):
     d = run.dir
     oszicar = open(d / "OSZICAR", "w")
     coords = Coordinates(run.lattice0, run.frac0, run.isif, run.poscar.selective)
-    optimizer = Optimizer(run.ibrion, run.potim)
+    optimizer = Optimizer(run.ibrion, run.potim, coords)
     x = coords.to_x(run.frac0, np.zeros(6))
     relaxing = run.ibrion in (1, 2, 3)
     nsteps = max(run.nsw, 1) if relaxing else 1

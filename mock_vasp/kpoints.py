@@ -170,16 +170,20 @@ def plan_kpoints(kfile: KpointsFile, lattice, frac, types, isym: int, symprec: f
     return KpointPlan(ks, ks, np.arange(len(pts)), "explicit")
 
 
-def force_mesh(plan: KpointPlan) -> KpointSet | None:
+def force_mesh(plan: KpointPlan, lattice, min_length: float) -> KpointSet | None:
     """The cheaper k-set the ionic steps of a relaxation use (README, "Relaxation"), or None.
 
-    A Gamma-centred mesh with half the subdivisions of the KPOINTS mesh (rounded up), reduced by time
-    reversal; used only when it has fewer points than the set the KPOINTS mesh gives.  Subdivisions of
-    1 or 2 contain only time-reversal-invariant points, where the Hamiltonian is real.
+    A Gamma-centred mesh with half the subdivisions of the KPOINTS mesh (rounded up) but never fewer
+    than min_length / |a_i| (a density floor, params.yaml relaxation.force_kpoint_length), reduced by
+    time reversal; used only when it has fewer points than the set the KPOINTS mesh gives.  Subdivisions
+    of 1 or 2 contain only time-reversal-invariant points, where the Hamiltonian is real.
     """
     if plan.mode not in ("gamma", "monkhorst"):
         return None
-    mesh = tuple(max(1, -(-n // 2)) for n in plan.mesh)
+    lengths = np.linalg.norm(np.asarray(lattice, float), axis=1)
+    mesh = tuple(
+        max(1, -(-n // 2), int(np.ceil(min_length / a - 1e-9))) for n, a in zip(plan.mesh, lengths, strict=True)
+    )
     kfull, _ = full_mesh("gamma", mesh, (0.0, 0.0, 0.0))
     reps, owner = time_reversal_reduce(kfull)
     if len(reps) >= len(plan.physics):

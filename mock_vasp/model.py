@@ -19,8 +19,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mock_vasp.band_filling import COLUMN_OF_SHELL, FilledBands, Filling, LevelTable, atom_populations, fill
-from mock_vasp.band_filling import spin_channels, tb_occupation_total
+from mock_vasp.band_filling import (
+    COLUMN_OF_SHELL,
+    FilledBands,
+    Filling,
+    LevelTable,
+    atom_populations,
+    fill,
+    spin_channels,
+    tb_occupation_total,
+)
 from mock_vasp.band_solver import density_matrix, parallel_map, solve
 from mock_vasp.classical import bond_valence_energy, pair_energy
 from mock_vasp.electrostatics import DefectField
@@ -271,7 +279,7 @@ class Model:
             magnet,
             potential,
             float(magnet.sum()) if self.phys.ispin == 2 else 0.0,
-            extra={"defect_field": fld, "mus": filling.mus, "dq": dq, "kpts": kpts, "weights": weights},
+            extra={"defect_field": fld, "mus": filling.mus, "dq": dq, "tb": tb, "filling": filling},
         )
 
     def largest_cutoff(self) -> float:

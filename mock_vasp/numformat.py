@@ -68,9 +68,9 @@ def _field_table(width: int, decimals: int) -> np.ndarray:
 @lru_cache(maxsize=8)
 def _fraction_table(decimals: int) -> np.ndarray:
     """Zero-padded digits of 0 .. 10**decimals - 1 (decimals <= 4): (10**decimals, decimals)."""
-    return np.frombuffer(
-        "".join(f"{i:0{decimals}d}" for i in range(10**decimals)).encode(), np.uint8
-    ).reshape(-1, decimals)
+    return np.frombuffer("".join(f"{i:0{decimals}d}" for i in range(10**decimals)).encode(), np.uint8).reshape(
+        -1, decimals
+    )
 
 
 @lru_cache(maxsize=8)
@@ -82,7 +82,11 @@ def _integer_tables(int_width: int):
         f"{'-' + str(i):>{int_width}}" if len(str(i)) < int_width else "*" * int_width for i in range(limit + 1)
     )
     shape = (limit + 1, int_width)
-    return np.frombuffer(pos.encode(), np.uint8).reshape(shape), np.frombuffer(neg.encode(), np.uint8).reshape(shape), limit
+    return (
+        np.frombuffer(pos.encode(), np.uint8).reshape(shape),
+        np.frombuffer(neg.encode(), np.uint8).reshape(shape),
+        limit,
+    )
 
 
 def _fixed_digits(x: np.ndarray, width: int, decimals: int) -> np.ndarray:

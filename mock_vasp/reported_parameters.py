@@ -85,7 +85,9 @@ def reported_parameters(run: Run, gga_raw: str) -> dict:
         "HFSCREEN": ph.hfscreen if ph.lhfcalc else 0.0,
         "LUSE_VDW": False,
         "IVDW": 0,
-        "LEPSILON": False,
+        "LEPSILON": run.lepsilon,
+        "LRPA": run.lrpa,
+        "LCALCEPS": run.lcalceps,
     }
     if ph.ispin == 2:
         p["MAGMOM"] = list(run.magmom)

@@ -112,15 +112,19 @@ class Run:
             want_projections=self.lorbit >= 10,
             magmom_sum=float(sum(self.magmom)) if ispin == 2 else 0.0,
         )
-        self.lpard = False
+        self.lepsilon = bool(inc.get("LEPSILON", False))
+        self.lcalceps = bool(inc.get("LCALCEPS", False))
+        self.lrpa = bool(inc.get("LRPA", False))
+        self.lpard = bool(inc.get("LPARD", False))
         self.lattice0 = self.poscar.lattice
         self.frac0 = self.poscar.frac
         types = [self.poscar.species.index(s) + 1 for s in self.atom_species]
         self.kplan = plan_kpoints(
             kfile, self.lattice0, self.frac0, types, self.isym, float(inc.get("SYMPREC", 1e-5)), lhf
         )
-        if self.ibrion in (1, 2, 3) and self.nsw > 1:
-            self.kplan.force = force_mesh(self.kplan)
+        if (self.ibrion in (1, 2, 3) and self.nsw > 1) or self.ibrion in (5, 6, 7, 8):
+            floor = self.params["relaxation"]["force_kpoint_length"]
+            self.kplan.force = force_mesh(self.kplan, self.lattice0, floor)  # relaxation steps / force constants
         self.kcomment = kfile.comment
         self.grid, self.fine_grid = fft_grid(self.lattice0, self.encut, self.prec)
         weights = defect_sites(

@@ -31,22 +31,33 @@ def switch(r, r_on: float, r_off: float):
     return np.where(r.real <= r_on, 1.0 + 0 * r, np.where(r.real >= r_off, 0 * r, inner))
 
 
-def radial_function(v0: float, r0: float, eta: float, r_on: float, r_off: float, form: str = "power"):
+def inner_switch(r, r_in_off: float | None, r_in_on: float | None):
+    """1 - switch: 0 below r_in_off, 1 above r_in_on (a term that exists only beyond a distance)."""
+    if r_in_off is None:
+        return 1.0 + 0 * r
+    return 1.0 - switch(r, r_in_off, r_in_on)
+
+
+def radial_function(
+    v0: float, r0: float, eta: float, r_on: float, r_off: float, form: str = "power", inner=(None, None)
+):
     """The distance dependence of one Slater-Koster integral, times the cut-off switch:
 
     "power" (Harrison): V(r) = v0 (r0/r)^eta; "exponential": V(r) = v0 exp(-eta (r - r0) / r0), the same
     value and slope at r0 but finite at r -> 0, so that the short-range repulsion always wins for the H
     bonds (a power law lets the H-W or H-O hopping energy diverge and the H fall into the atom).
+    `inner` = (r_in_off, r_in_on) switches the term off below a distance (the O-O terms of the oxide
+    regime, which must not act inside an O2 molecule).
     """
     if form == "power":
 
         def f(r):
-            return v0 * (r0 / r) ** eta * switch(r, r_on, r_off)
+            return v0 * (r0 / r) ** eta * switch(r, r_on, r_off) * inner_switch(r, *inner)
 
     elif form == "exponential":
 
         def f(r):
-            return v0 * np.exp(-eta * (r - r0) / r0) * switch(r, r_on, r_off)
+            return v0 * np.exp(-eta * (r - r0) / r0) * switch(r, r_on, r_off) * inner_switch(r, *inner)
 
     else:
         raise ValueError(f"unknown radial form {form!r} (power or exponential)")
@@ -100,7 +111,7 @@ class TightBinding:
         pairs = unique_bonds(pairs_within(self.lattice, self.frac, cutoff))
         spec = np.array(self.species)
         for key, p in hop.items():
-            a, b = key.split("-")
+            a, b = key.split("/")[0].split("-")  # "O-O/molecule": a second term for the same pair
             if a == b:
                 mask = (spec[pairs.i] == a) & (spec[pairs.j] == b)
                 sel = pairs.select(mask & (pairs.r < p["r_off"]))
@@ -119,7 +130,9 @@ class TightBinding:
                 continue
             form = p.get("form", "power")
             radial = {
-                m: radial_function(v, p["r0"], p["eta"], p["r_on"], p["r_off"], form)
+                m: radial_function(
+                    v, p["r0"], p["eta"], p["r_on"], p["r_off"], form, (p.get("r_in_off"), p.get("r_in_on"))
+                )
                 for m, v in p["integrals"].items()
             }
             la, lb = SHELL_OF[a], SHELL_OF[b]
@@ -144,6 +157,7 @@ class TightBinding:
             img.append(np.repeat(g.pairs.image, per_bond, axis=0))
         self._idx = np.concatenate(idx) if idx else np.zeros(0, int)
         self._val = np.concatenate(val) if val else np.zeros(0)
+        self._idx = self._idx.astype(np.int64)
         self._img = np.concatenate(img).astype(float) if img else np.zeros((0, 3))
 
     def hamiltonian(self, kfrac: np.ndarray, onsite: np.ndarray) -> np.ndarray:
@@ -157,13 +171,13 @@ class TightBinding:
         if is_time_reversal_invariant(kfrac):
             parity = np.rint(self._img @ (2.0 * kfrac)).astype(np.int64) % 2
             vals = np.where(parity == 0, self._val, -self._val)
-            h = np.bincount(self._idx, weights=vals, minlength=n * n).reshape(n, n)
+            h = np.bincount(self._idx, weights=vals, minlength=n * n).astype(float).reshape(n, n)
         else:
             phase = np.exp(2j * np.pi * (self._img @ kfrac))
             vals = self._val * phase
             h = np.bincount(self._idx, weights=vals.real, minlength=n * n) + 1j * np.bincount(
                 self._idx, weights=vals.imag, minlength=n * n
-            )
+            ).astype(float)
             h = h.reshape(n, n)
         h = h + h.conj().T
         h[np.diag_indices(n)] += onsite

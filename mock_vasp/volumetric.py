@@ -78,11 +78,19 @@ def locpot_grid(lattice, frac, species, params, defect_field, ng) -> np.ndarray:
     return np.fft.ifftn(coeff * np.prod(ng)).real
 
 
-def density_grid(lattice, frac, electrons, width: float, ng) -> np.ndarray:
-    """Model valence density: a Gaussian of `width` holding each atom's electrons (times volume)."""
+def density_grid(lattice, frac, electrons, width, ng, uniform: float = 0.0) -> np.ndarray:
+    """Model density times the cell volume (CHGCAR convention: the grid average is the electron count):
+    a normalised Gaussian of `width` (one value, or one per atom) holding each atom's electrons, plus
+    `uniform` electrons spread evenly over the cell."""
     vol = abs(np.linalg.det(lattice))
     _, _, _, g2 = _gspace(lattice, ng)
-    coeff = _structure_factor(frac, np.asarray(electrons, float), ng) / vol * np.exp(-0.5 * g2 * width * width)
+    electrons = np.asarray(electrons, float)
+    widths = np.broadcast_to(np.asarray(width, float), electrons.shape)
+    coeff = np.zeros(tuple(ng), complex)
+    for w in np.unique(widths):
+        sel = widths == w
+        coeff += _structure_factor(frac[sel], electrons[sel], ng) / vol * np.exp(-0.5 * g2 * w * w)
+    coeff.flat[0] += uniform / vol
     return np.fft.ifftn(coeff * np.prod(ng)).real * vol
 
 

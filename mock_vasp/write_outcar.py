@@ -79,7 +79,12 @@ class OutcarWriter:
             f" Exchange correlation treatment:\n   GGA     =    {ph.gga:>2}    GGA type\n"
             f"   LHFCALC =     {'T' if ph.lhfcalc else 'F'}    Hartree Fock is set to\n"
             f"   AEXX    =    {ph.aexx if ph.lhfcalc else 0.0:6.4f} exact exchange contribution\n"
-            f"   HFSCREEN=    {ph.hfscreen:6.4f}\n\n Write flags\n"
+            f"   HFSCREEN=    {ph.hfscreen:6.4f}\n\n"
+            " Linear response parameters\n"
+            f"   LEPSILON=     {'T' if run.lepsilon else 'F'}    determine dielectric tensor\n"
+            f"   LRPA    =     {'T' if run.lrpa else 'F'}    only Hartree local field effects (RPA)\n"
+            f"   LCALCEPS=     {'T' if run.lcalceps else 'F'}    dielectric tensor from finite fields\n\n"
+            " Write flags\n"
             f"   LORBIT       = {run.lorbit:6d}\n\n\n{SEP}\n\n\n"
             f" k-points in reciprocal lattice and weights: {run.kcomment}\n"
         )

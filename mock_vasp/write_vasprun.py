@@ -438,6 +438,6 @@ PARAMETER_LAYOUT = [
     ("vdW DFT", ["LUSE_VDW", "IVDW"]),
     (
         "linear response parameters",
-        ["LEPSILON", "LRPA", "LNABLA", "LVEL", "CSHIFT", "OMEGAMAX", "DEG_THRESHOLD", "RTIME"],
+        ["LEPSILON", "LRPA", "LCALCEPS", "LNABLA", "LVEL", "CSHIFT", "OMEGAMAX", "DEG_THRESHOLD", "RTIME"],
     ),
 ]
