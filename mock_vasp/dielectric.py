@@ -19,8 +19,8 @@ Hamiltonian, including the Bloch-phase term i K_b t).  Both sum to zero over the
 rule) by construction.
 
 Ionic tensor from the force constants Phi (central differences of the model's forces, +-POTIM or
-0.015 A, every atom in x, y and z; on the cheaper force k-set of kpoints.force_mesh when KPOINTS is an
-automatic mesh) and the Born charges:
+0.015 A, every atom in x, y and z; on the KPOINTS set, or the cheaper force k-set of
+kpoints.force_mesh for cells of 100 atoms or more) and the Born charges:
 
     eps_ion_ab = (4 pi e^2 / V) sum_{modes m, omega_m != 0} Zt_m,a Zt_m,b / omega_m^2
 
@@ -128,20 +128,58 @@ def _bond_response(tb: TightBinding, bmat: np.ndarray, kfrac: np.ndarray, kcart:
     return out
 
 
-def force_constants(forces_at, positions: np.ndarray, delta: float) -> np.ndarray:
+def symmetry_images(lattice, frac, species, symprec: float):
+    """(Cartesian rotations (nops, 3, 3), atom map (nops, natoms)) of the space group, from spglib."""
+    import spglib
+
+    lattice = np.asarray(lattice, float)
+    kinds = {s: i + 1 for i, s in enumerate(dict.fromkeys(species))}
+    sym = spglib.get_symmetry((lattice, frac, [kinds[s] for s in species]), symprec=symprec) or {}
+    rotations, translations = sym.get("rotations", []), sym.get("translations", [])
+    cart, maps = [], []
+    inv = np.linalg.inv(lattice)
+    for r, t in zip(rotations, translations, strict=True):
+        image = frac @ np.asarray(r).T + t
+        delta = image[:, None, :] - frac[None, :, :]
+        delta -= np.round(delta)
+        dist = np.linalg.norm(delta @ lattice, axis=2)
+        target = np.argmin(dist, axis=1)
+        if np.any(dist[np.arange(len(frac)), target] > 10 * symprec + 1e-6):
+            continue
+        cart.append(lattice.T @ np.asarray(r, float) @ inv.T)
+        maps.append(target)
+    return np.array(cart), np.array(maps)
+
+
+def force_constants(forces_at, positions: np.ndarray, delta: float, symmetry=None) -> np.ndarray:
     """Phi_(ia),(jb) = -dF_jb/du_ia by central differences; symmetrised, acoustic sum rule imposed.
 
-    forces_at(cartesian positions) -> (natoms, 3) forces.
+    forces_at(cartesian positions) -> (natoms, 3) forces.  With `symmetry` (from `symmetry_images`)
+    only one atom per orbit is displaced and the other rows follow as Phi_g(i)g(j) = R Phi_ij R^T,
+    as VASP's IBRION = 6 / 8 do.
     """
     natoms = len(positions)
     phi = np.zeros((natoms, 3, natoms, 3))
+    done = np.zeros(natoms, bool)
     for i in range(natoms):
+        if done[i]:
+            continue
         for a in range(3):
             plus = positions.copy()
             plus[i, a] += delta
             minus = positions.copy()
             minus[i, a] -= delta
             phi[i, a] = -(forces_at(plus) - forces_at(minus)) / (2 * delta)
+        done[i] = True
+        if symmetry is None:
+            continue
+        for rot, target in zip(*symmetry, strict=True):
+            g = target[i]
+            if done[g]:
+                continue
+            block = np.einsum("ac,jcd,bd->jab", rot, phi[i].transpose(1, 0, 2), rot)  # (j, a, b)
+            phi[g][:, target, :] = block.transpose(1, 0, 2)
+            done[g] = True
     flat = phi.reshape(3 * natoms, 3 * natoms)
     flat = 0.5 * (flat + flat.T)
     phi = flat.reshape(natoms, 3, natoms, 3)
@@ -194,8 +232,11 @@ def run_response(run, lattice, frac, result):
             frac_d = np.linalg.solve(lattice.T, cart.T).T
             return run.model.evaluate(lattice, frac_d, kset.kpts, kset.weights).forces
 
-        run.say(f" mock-vasp: force constants from {6 * run.natoms} displacements of {delta} A on {len(kset)} k-points")
-        resp.phi = force_constants(forces_at, np.asarray(frac, float) @ lattice, delta)
+        symmetry = None
+        if run.ibrion in (6, 8) and run.isym != 0:
+            symmetry = symmetry_images(lattice, np.asarray(frac, float), run.atom_species, run.symprec)
+        run.say(f" mock-vasp: force constants by +-{delta} A displacements on {len(kset)} k-points")
+        resp.phi = force_constants(forces_at, np.asarray(frac, float) @ lattice, delta, symmetry)
         masses = np.array([run.potcars[run.poscar.species.index(s)].info.mass for s in run.atom_species])
         resp.hessian = dynamical_matrix(resp.phi, masses)
         if wants_eps:

@@ -1,11 +1,12 @@
 """The ionic loop of one run: evaluate, write the step's records, check convergence, move the ions.
 
-A relaxation (IBRION 1/2/3, NSW > 1) with an automatic mesh first takes its ionic steps on the
-cheaper force k-set (kpoints.force_mesh: half the subdivisions, Gamma-centred).  When those steps have
-converged - or at the last allowed step - the same geometry is evaluated again on the KPOINTS set and
-that evaluation is the step that is written; if its forces still exceed EDIFFG the relaxation goes on
-on the KPOINTS set.  So a relaxation always ends converged (or stopped) on the k-points of KPOINTS,
-and every file keeps VASP's layout: OUTCAR lists eigenvalues only for steps computed on KPOINTS.
+A relaxation (IBRION 1/2/3, NSW > 1) of a large cell with an automatic mesh takes its ionic steps on
+the cheaper force k-set (kpoints.force_mesh: half the subdivisions, Gamma-centred, with a density
+floor; README "Relaxation").  When those steps have converged - or at the last allowed step, or at a
+STOPCAR - the same geometry is evaluated once more on the KPOINTS set, and that evaluation is the last
+ionic step written: its energy, forces, eigenvalues, charges and every end-of-run file are those of
+KPOINTS.  Its forces can exceed EDIFFG by the k-point error of the force set (the convergence test was
+made on the force set).  OUTCAR lists eigenvalues only for steps computed on KPOINTS.
 """
 
 from __future__ import annotations
@@ -71,12 +72,10 @@ def ionic_steps(run: Run, fresh: bool):
         result = evaluate(run, lattice, frac, kset, final=kset is run.kplan.physics)
         grad = coords.gradient(x, result.forces, -result.stress_kbar * KBAR_EV_A3 * abs(np.linalg.det(lattice)))
         converged = converged_at(result, grad)
-        if kset is not run.kplan.physics and (converged or n == nsteps):
-            kset = run.kplan.physics
-            run.say(" force k-set converged: continuing on the k-points of KPOINTS")
-            result = evaluate(run, lattice, frac, kset, final=True)
-            grad = coords.gradient(x, result.forces, -result.stress_kbar * KBAR_EV_A3 * abs(np.linalg.det(lattice)))
-            converged = converged_at(result, grad)
+        lstop, labort = read_stopcar(d)
+        if kset is not run.kplan.physics and (converged or n == nsteps or lstop or labort):
+            run.say(" ionic steps done on the force k-set: final evaluation on the k-points of KPOINTS")
+            result = evaluate(run, lattice, frac, run.kplan.physics, final=True)
         _write_step(run, n, oszicar, lattice, frac, result, prev_energy, fresh, t_step, walltime)
         prev_energy = result.energy_free
         lstop, labort = read_stopcar(d)
@@ -93,7 +92,7 @@ def ionic_steps(run: Run, fresh: bool):
             x = optimizer.step(x, result.energy_free, grad, run.natoms)
             run.say(f" BRION: g(F)=  {float(np.mean(result.forces**2)):.3E} g(S)=  0.000E+00")
     oszicar.close()
-    if not result.extra["on_kpoints_file"]:  # stopped by STOPCAR during the force-set steps
+    if not result.extra["on_kpoints_file"]:  # a STOPCAR written while the step ran
         result = evaluate(run, lattice, frac, run.kplan.physics, final=True)
     return lattice, frac, result
 

@@ -84,6 +84,7 @@ class Run:
         self.ibrion = int(inc.get("IBRION", -1 if self.nsw <= 0 else 0))
         self.isif = int(inc.get("ISIF", 2))
         self.isym = int(inc.get("ISYM", 2))
+        self.symprec = float(inc.get("SYMPREC", 1e-5))
         self.potim = float(inc.get("POTIM", 0.5))
         self.ediff = float(inc.get("EDIFF", 1e-4))
         self.ediffg = float(inc.get("EDIFFG", 10 * self.ediff))
@@ -122,9 +123,10 @@ class Run:
         self.kplan = plan_kpoints(
             kfile, self.lattice0, self.frac0, types, self.isym, float(inc.get("SYMPREC", 1e-5)), lhf
         )
-        if (self.ibrion in (1, 2, 3) and self.nsw > 1) or self.ibrion in (5, 6, 7, 8):
-            floor = self.params["relaxation"]["force_kpoint_length"]
-            self.kplan.force = force_mesh(self.kplan, self.lattice0, floor)  # relaxation steps / force constants
+        rel = self.params["relaxation"]
+        moving = (self.ibrion in (1, 2, 3) and self.nsw > 1) or self.ibrion in (5, 6, 7, 8)
+        if moving and self.natoms >= rel["force_kpoints_min_atoms"]:  # relaxation steps / force constants
+            self.kplan.force = force_mesh(self.kplan, self.lattice0, rel["force_kpoint_length"])
         self.kcomment = kfile.comment
         self.grid, self.fine_grid = fft_grid(self.lattice0, self.encut, self.prec)
         weights = defect_sites(

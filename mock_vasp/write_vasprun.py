@@ -24,6 +24,8 @@ def _fmt_value(value) -> tuple[str, str, str]:
     if isinstance(value, float):
         return "i", "", f"{value:16.8f}"
     if isinstance(value, list):
+        if len(value) == 1 and not isinstance(value[0], float):
+            return _fmt_value(value[0])
         if all(isinstance(v, int) and not isinstance(v, bool) for v in value):
             return "v", ' type="int"', " ".join(f"{v:5d}" for v in value)
         return "v", "", " ".join(f"{float(v):15.8f}" for v in value)
@@ -89,6 +91,8 @@ class VasprunWriter:
             " </generator>\n <incar>\n",
         ]
         for k, v in run.incar.items():
+            if k == "MAGMOM":  # VASP echoes it as an array whatever its length (pymatgen indexes it)
+                v = [float(x) for x in run.magmom]
             out.append(_item(k, v, "  "))
         out.append(" </incar>\n")
         out.append(self._kpoints(run))
