@@ -22,8 +22,9 @@ def fixed(values, width: int, decimals: int) -> np.ndarray:
     the digit-by-digit path below.
     """
     x = np.asarray(values, dtype=np.float64).ravel()
-    signed = np.rint(x * 10**decimals)
-    if x.size and np.all(np.abs(signed) <= SMALL):
+    signed = x * float(10**decimals)
+    np.rint(signed, out=signed)
+    if x.size and signed.max() <= SMALL and signed.min() >= -SMALL:  # two reductions, no temporaries
         index = signed.astype(np.int64)
         index += SMALL
         return _field_table(width, decimals)[index].view(np.uint8).reshape(-1, width)
@@ -166,6 +167,9 @@ def fortran_e0(value: float, decimals: int = 12) -> str:
     return f"{sign}0.{digits:0{decimals}d}E{exp:+03d}"
 
 
+_POW10 = 10.0 ** np.arange(-140, 141, dtype=np.float64)
+
+
 def fortran_e_array(values, decimals: int = 11) -> np.ndarray:
     """`fortran_e` of every value as a uint8 array (n, decimals + 6): '0.dddE+xx', '-.dddE+xx' (E17.11 for 11).
 
@@ -175,15 +179,19 @@ def fortran_e_array(values, decimals: int = 11) -> np.ndarray:
     x = np.asarray(values, dtype=np.float64).ravel()
     a = np.abs(x)
     nonzero = a > 0
-    exp = np.where(nonzero, np.floor(np.log10(np.where(nonzero, a, 1.0))) + 1, 0).astype(np.int64)
-    digits = np.rint(a / 10.0**exp * 10**decimals).astype(np.int64)
+    safe = np.where(nonzero, a, 1.0)
+    exp = np.floor(np.log10(safe)).astype(np.int64) + 1
+    np.clip(exp, -120, 120, out=exp)
+    scale = _POW10[decimals - exp + 140]  # 10**(decimals - exp) from a table (no per-value pow)
+    digits = np.rint(safe * scale).astype(np.int64)
     for _ in range(2):  # log10 rounding: bring digits into [10**(decimals-1), 10**decimals)
         over = digits >= 10**decimals
-        exp[over] += 1
-        under = nonzero & (digits < 10 ** (decimals - 1))
-        exp[under] -= 1
-        fix = over | under
-        digits[fix] = np.rint(a[fix] / 10.0 ** exp[fix] * 10**decimals).astype(np.int64)
+        under = digits < 10 ** (decimals - 1)
+        fix = (over | under) & nonzero
+        if not fix.any():
+            break
+        exp[fix] += np.where(over[fix], 1, -1)
+        digits[fix] = np.rint(safe[fix] * _POW10[decimals - exp[fix] + 140]).astype(np.int64)
     digits[~nonzero] = 0
     exp[~nonzero] = 0
     exp = np.clip(exp, -99, 99)
