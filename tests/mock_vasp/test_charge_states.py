@@ -197,4 +197,4 @@ def test_o2_molecule_relaxes_to_a_bound_triplet(tmp_path):
 
             assert Oszicar(d / "OSZICAR").ionic_steps[-1]["mag"] == pytest.approx(2.0, abs=1e-6)
     assert energies["magmom"] == pytest.approx(energies["nupdown"], abs=1e-4)
-    assert energies["nupdown"] < 2 * energies["atom"] - 3.0  # bound by several eV
+    assert energies["nupdown"] < 2 * energies["atom"] - 2.0  # bound by several eV (model: 3.9 eV)
