@@ -91,66 +91,108 @@ class DefectField:
         self.r_cut = np.sqrt(2.0) * self.ETA * erfcinv(self.TOL)
         self.images = _images(self.lattice, self.r_cut)
 
-    # --------------------------------------------------------------------------- kernel pieces
-    def _real_space(self, delta_frac: np.ndarray, s: float, derivative: bool):
-        """sum_T g(|r+T|) (and its gradient) for separation vectors given fractionally, shape (..., 3)."""
-        wrapped = delta_frac - np.round(delta_frac)
-        vec = (wrapped @ self.lattice)[..., None, :] + self.images @ self.lattice  # (..., nT, 3)
-        r = np.sqrt(np.einsum("...i,...i->...", vec, vec))
+    # --------------------------------------------------------------------------- Ewald pieces
+    def _real_pairs(self, points: np.ndarray, centres: np.ndarray):
+        """(point index, centre index, Cartesian separation r_point - r_centre + T) within r_cut."""
+        ii, dd, vv = [], [], []
+        tvec = self.images @ self.lattice
+        for d, c in enumerate(centres):
+            delta = points - c
+            delta -= np.round(delta)
+            vec = (delta @ self.lattice)[:, None, :] + tvec[None, :, :]  # (n, nT, 3)
+            r2 = np.einsum("itc,itc->it", vec, vec)
+            i, t = np.nonzero(r2 < self.r_cut**2)
+            ii.append(i)
+            dd.append(np.full(len(i), d))
+            vv.append(vec[i, t])
+        if not ii:
+            return np.zeros(0, int), np.zeros(0, int), np.zeros((0, 3))
+        return np.concatenate(ii), np.concatenate(dd), np.concatenate(vv)
+
+    def _g(self, r: np.ndarray, s: float, derivative: bool):
+        """g(R) = [erf(R/sqrt2 s) - erf(R/sqrt2 ETA)] / R and dg/dR (its R -> 0 limit at R = 0)."""
         a, b = np.sqrt(2.0) * s, np.sqrt(2.0) * self.ETA
         small = r < 1e-8
         rs = np.where(small, 1.0, r)
         diff = erf(rs / a) - erf(rs / b)
         g = np.where(small, np.sqrt(2.0 / np.pi) * (1.0 / s - 1.0 / self.ETA), diff / rs)
-        g = np.where(r < self.r_cut, g, 0.0)
-        value = g.sum(axis=-1)
         if not derivative:
-            return value, None
+            return g, None
         dg = (2.0 / np.sqrt(np.pi)) * (np.exp(-((rs / a) ** 2)) / a - np.exp(-((rs / b) ** 2)) / b) / rs - diff / rs**2
-        dg = np.where(small | (r >= self.r_cut), 0.0, dg)
-        grad = np.einsum("...t,...tc->...c", dg / rs, vec)
-        return value, grad
+        return g, np.where(small, 0.0, dg)
 
-    def _kernel(self, delta_frac: np.ndarray, s: float, derivative: bool = False):
-        """f_s at separations delta_frac (..., 3) (no 1/eps), and its gradient with respect to r."""
-        real, real_grad = self._real_space(delta_frac, s, derivative)
-        coeff = 4 * np.pi / self.volume * np.exp(-0.5 * self.g2 * self.ETA**2) / self.g2  # (nG,) half sphere
-        arg = 2 * np.pi * (delta_frac @ self.hkl.T)
-        value = real - 2 * np.pi * (self.ETA**2 - s**2) / self.volume + 2.0 * (np.cos(arg) @ coeff)
-        if not derivative:
-            return value, None
-        grad = real_grad - 2.0 * np.einsum("...g,gc->...c", np.sin(arg) * coeff, self.g)
-        return value, grad
+    def _phases(self, frac: np.ndarray) -> np.ndarray:
+        return np.exp(2j * np.pi * (np.asarray(frac, float) @ self.hkl.T))  # e^{iG.r}, (n, nG)
+
+    def _kernel_g(self) -> np.ndarray:
+        return 4 * np.pi / self.volume * np.exp(-0.5 * self.g2 * self.ETA**2) / self.g2  # half sphere
+
+    def interaction(self, points, w_points, centres, w_centres, s: float, derivatives: bool = True):
+        """E = sum_i sum_d w_i w_d f_s(r_i - r_d) (no 1/eps), dE/dr_i (n, 3), dE/dr_d (nd, 3) and the
+        virial dE/d(strain) (3, 3) at fixed fractional coordinates; Ewald split as in the class doc."""
+        points, centres = np.asarray(points, float), np.asarray(centres, float)
+        w_points, w_centres = np.asarray(w_points, float), np.asarray(w_centres, float)
+        i, d, vec = self._real_pairs(points, centres)
+        r = np.sqrt(np.einsum("pc,pc->p", vec, vec))
+        g, dg = self._g(r, s, derivatives)
+        ww = w_points[i] * w_centres[d]
+        const = -2 * np.pi * (self.ETA**2 - s**2) / self.volume
+        kern = self._kernel_g()
+        a_sf = self._phases(points).T @ w_points  # A(G) = sum_i w_i e^{iG.r_i}
+        b_sf = self._phases(centres).T @ w_centres
+        cross = (a_sf * np.conj(b_sf)).real
+        energy = float(np.sum(ww * g)) + const * w_points.sum() * w_centres.sum() + 2.0 * float(kern @ cross)
+        if not derivatives:
+            return energy, None, None, None
+        with np.errstate(invalid="ignore", divide="ignore"):
+            unit = np.where(r[:, None] > 1e-8, vec / np.where(r > 1e-8, r, 1.0)[:, None], 0.0)
+        pair = (ww * dg)[:, None] * unit  # d(term)/d r_i
+        grad_p = np.zeros((len(points), 3))
+        grad_c = np.zeros((len(centres), 3))
+        np.add.at(grad_p, i, pair)
+        np.add.at(grad_c, d, -pair)
+        ep = self._phases(points)
+        ec = self._phases(centres)
+        grad_p += -2.0 * w_points[:, None] * ((ep * np.conj(b_sf)[None, :]).imag * kern) @ self.g
+        grad_c += 2.0 * w_centres[:, None] * ((a_sf[None, :] * np.conj(ec)).imag * kern) @ self.g
+        virial = np.einsum("p,pa,pb->ab", ww * dg * np.where(r > 1e-8, 1.0 / np.where(r > 1e-8, r, 1.0), 0.0), vec, vec)
+        virial -= const * w_points.sum() * w_centres.sum() * np.eye(3)
+        shape = 2.0 * kern * cross
+        virial += -np.sum(shape) * np.eye(3) + np.einsum(
+            "g,ga,gb->ab", shape * (self.ETA**2 + 2.0 / self.g2), self.g, self.g
+        )
+        return energy, grad_p, grad_c, virial
 
     # ----------------------------------------------------------------------------------- API
     def electron_potential(self, points_frac: np.ndarray) -> np.ndarray:
         """U(r) = -e phi(r) in eV at the given fractional points."""
+        points = np.asarray(points_frac, float)
         if not self.active:
-            return np.zeros(len(points_frac))
-        delta = np.asarray(points_frac, float)[:, None, :] - self.centres[None, :, :]  # (n, nd, 3)
-        f, _ = self._kernel(delta, self.sigma)
-        return -COULOMB / self.eps * (f @ self.q)
+            return np.zeros(len(points))
+        i, d, vec = self._real_pairs(points, self.centres)
+        g, _ = self._g(np.sqrt(np.einsum("pc,pc->p", vec, vec)), self.sigma, False)
+        phi = np.bincount(i, weights=g * self.q[d], minlength=len(points))
+        phi += -2 * np.pi * (self.ETA**2 - self.sigma**2) / self.volume * self.q.sum()
+        b_sf = self._phases(self.centres).T @ self.q
+        phi += 2.0 * ((self._phases(points) * np.conj(b_sf)[None, :]).real @ self._kernel_g())
+        return -COULOMB / self.eps * phi
 
-    def electron_potential_gradients(self, points_frac: np.ndarray):
-        """dU_i/dr_i (n, 3) and dU_i/dr_d (n, nd, 3) in eV/Angstrom."""
-        n, nd = len(points_frac), len(self.q)
+    def electron_energy(self, points_frac: np.ndarray, dq: np.ndarray):
+        """E = sum_i dq_i U_i with its gradients (points (n, 3), charge centres (nd, 3)) and virial."""
+        n = len(points_frac)
         if not self.active:
-            return np.zeros((n, 3)), np.zeros((n, nd, 3))
-        delta = np.asarray(points_frac, float)[:, None, :] - self.centres[None, :, :]
-        _, grad = self._kernel(delta, self.sigma, derivative=True)  # d f(r_i - r_d) / d r_i
-        term = -COULOMB / self.eps * self.q[None, :, None] * grad  # (n, nd, 3)
-        return term.sum(axis=1), -term
+            return 0.0, np.zeros((n, 3)), np.zeros((len(self.q), 3)), np.zeros((3, 3))
+        e, gp, gc, vir = self.interaction(points_frac, dq, self.centres, self.q, self.sigma)
+        f = -COULOMB / self.eps
+        return f * e, f * gp, f * gc, f * vir
 
-    def charge_energy(self) -> tuple[float, np.ndarray]:
-        """E_q and its gradient with respect to the charge centres (nd, 3)."""
+    def charge_energy(self):
+        """E_q (self/background energy of the charges), its gradient (nd, 3) and virial (3, 3)."""
         if not self.active:
-            return 0.0, np.zeros((len(self.q), 3))
-        delta = self.centres[:, None, :] - self.centres[None, :, :]
-        f, grad = self._kernel(delta, np.sqrt(2.0) * self.sigma, derivative=True)
-        pref = COULOMB / self.eps
-        energy = 0.5 * pref * float(self.q @ f @ self.q)
-        grad_d = pref * np.einsum("d,e,dec->dc", self.q, self.q, grad)
-        return energy, grad_d
+            return 0.0, np.zeros((len(self.q), 3)), np.zeros((3, 3))
+        e, gp, gc, vir = self.interaction(self.centres, self.q, self.centres, self.q, np.sqrt(2.0) * self.sigma)
+        f = 0.5 * COULOMB / self.eps
+        return f * e, f * (gp + gc), f * vir
 
 
 def _images(lattice: np.ndarray, r_cut: float) -> np.ndarray:

@@ -228,7 +228,7 @@ class Model:
         n_atom = np.bincount(tb.basis.atom_of_orbital, weights=pops_orb, minlength=self.natoms)
         dq = n_atom - self.n0
         e_u0 = -float(np.sum(potential * self.n0))
-        e_q, grad_q = fld.charge_energy()
+        e_q, grad_q, vir_q = fld.charge_energy()
         e_pair, f_pair, vir_pair = pair_energy(lattice, frac, self.species, self.p["pair_potential"])
         e_bv, f_bv, vir_bv = bond_valence_energy(lattice, frac, self.species, self.p["bond_valence"])
         e_pair += e_bv
@@ -254,12 +254,11 @@ class Model:
             _, f_hop, vir_hop = tb.bond_energy_gradients(density)
             forces += f_hop + f_pair
             virial += vir_hop + vir_pair
-            if fld.active:
-                d_dri, d_drd = fld.electron_potential_gradients(frac)
-                forces -= dq[:, None] * d_dri
-                np.add.at(forces, self.defect_atoms, -np.einsum("i,idc->dc", dq, d_drd))
-                np.add.at(forces, self.defect_atoms, -grad_q)
-                virial += self._electrostatic_virial(lattice, frac, dq)
+            if fld.active:  # E = sum_i dq_i U_i + E_q at fixed net charges dq (Hellmann-Feynman)
+                _, grad_atoms, grad_centres, vir_el = fld.electron_energy(frac, dq)
+                forces -= grad_atoms
+                np.add.at(forces, self.defect_atoms, -grad_centres - grad_q)
+                virial += vir_el + vir_q
         volume = abs(np.linalg.det(lattice))
         stress = -0.5 * (virial + virial.T) / volume * EV_A3_TO_KBAR
 
@@ -290,23 +289,3 @@ class Model:
             p["bond_valence"]["r_off"],
             p["core_potential"]["env_cutoff"],
         )
-
-    def _electrostatic_virial(self, lattice, frac, dq, h: float = 1e-5) -> np.ndarray:
-        """d(E_q + sum_i dq_i U_i)/d(strain) by central differences at fixed charges."""
-        hkl = self.field(lattice, frac).hkl
-        vir = np.zeros((3, 3))
-
-        def energy(lat):
-            fld = DefectField(lat, self.defect_charges, frac[self.defect_atoms], self.sigma_q, self.eps, hkl=hkl)
-            return fld.charge_energy()[0] + float(np.sum(dq * fld.electron_potential(frac)))
-
-        for a in range(3):
-            for b in range(a, 3):
-                eps = np.zeros((3, 3))
-                eps[a, b] = eps[b, a] = h if a != b else h
-                scale = 0.5 if a != b else 1.0
-                ep = energy(lattice @ (np.eye(3) + eps))
-                em = energy(lattice @ (np.eye(3) - eps))
-                val = (ep - em) / (2 * h) * scale
-                vir[a, b] = vir[b, a] = val
-        return vir

@@ -8,6 +8,7 @@ initialpos, one <calculation> per ionic step, eigenvalues/dos/projected in the l
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -277,25 +278,35 @@ class VasprunWriter:
         )
         ispin, nk, nb = eig.shape
         headers = [f'       <set comment="band {b + 1}">\n'.encode() for b in range(nb)]
-        for s in range(ispin):
-            self.write(f'     <set comment="spin{s + 1}">\n')
-            if procar:
-                procar.spin(s)
-            for k in range(nk):
-                block = proj_at(s, k)  # (nb, natoms, 9)
-                na = block.shape[1]
-                body = rows(block.reshape(nb * na, 9), 8, 4, b"        <r>", b" </r>\n")
-                chunk = len(body) // nb
-                parts = [f'      <set comment="kpoint {k + 1}">\n'.encode()]
-                for b in range(nb):
-                    parts.append(headers[b])
-                    parts.append(body[b * chunk : (b + 1) * chunk])
-                    parts.append(b"       </set>\n")
-                parts.append(b"      </set>\n")
-                self.write_bytes(b"".join(parts))
+        # PROCAR is formatted and written by a second thread while this one does vasprun.xml (numpy's
+        # array work and file writes release the GIL); one worker keeps PROCAR's order.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending = None
+            for s in range(ispin):
+                self.write(f'     <set comment="spin{s + 1}">\n')
                 if procar:
-                    procar.kpoint(s, k, block)
-            self.write("     </set>\n")
+                    if pending is not None:
+                        pending.result()
+                    pending = pool.submit(procar.spin, s)
+                for k in range(nk):
+                    block = proj_at(s, k).copy()  # (nb, natoms, 9)
+                    if procar:
+                        if pending is not None:
+                            pending.result()
+                        pending = pool.submit(procar.kpoint, s, k, block)
+                    na = block.shape[1]
+                    body = rows(block.reshape(nb * na, 9), 8, 4, b"        <r>", b" </r>\n")
+                    chunk = len(body) // nb
+                    parts = [f'      <set comment="kpoint {k + 1}">\n'.encode()]
+                    for b in range(nb):
+                        parts.append(headers[b])
+                        parts.append(body[b * chunk : (b + 1) * chunk])
+                        parts.append(b"       </set>\n")
+                    parts.append(b"      </set>\n")
+                    self.write_bytes(b"".join(parts))
+                self.write("     </set>\n")
+            if pending is not None:
+                pending.result()
         self.write("    </set>\n   </array>\n  </projected>\n")
 
     def finish(self, lattice, frac, selective=None) -> None:
