@@ -7,7 +7,8 @@ projections (dftflow's FastVasprun, a pymatgen Vasprun subclass, for files over 
 own reader needs ~5x the file size in RAM; pymatgen's Vasprun below that), OUTCAR, OSZICAR, EIGENVAL,
 PROCAR, LOCPOT, the line-mode band structure of hse-bands folders, and custodian's validators. Prints
 one line per folder (wall time, output size, gap) and deletes the bulky outputs after reading them.
-The 256-atom relaxations of study Y (each tens of minutes on the mock) are skipped unless asked for.
+The 256-atom relaxations of study Y (one to a few minutes each on the mock, from the unrelaxed cell these
+folders hold) are skipped unless asked for; bench/study_y.py runs the study as the workflow chains it.
 This is a verification run for the record, not part of the test suite (which covers one folder of
 each kind per study in tests/mock_vasp/test_dftflow_inputs.py).
 """

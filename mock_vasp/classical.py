@@ -13,21 +13,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from mock_vasp.neighbours import all_pairs, unique_bonds
+from mock_vasp.neighbours import pairs_within, unique_bonds
 from mock_vasp.tight_binding import switch
 
 
 def pair_energy(lattice, frac, species, pair_params: dict):
     """Energy, forces (n, 3) and virial dE/d(strain) (3, 3) of the pair potential."""
     cutoff = max(p["r_off"] for p in pair_params.values())
-    pairs = unique_bonds(all_pairs(np.asarray(lattice, float), frac, cutoff))
+    pairs = unique_bonds(pairs_within(np.asarray(lattice, float), frac, cutoff))
     spec = np.array(species)
     n = len(species)
     energy = 0.0
     forces = np.zeros((n, 3))
     virial = np.zeros((3, 3))
     for key, p in pair_params.items():
-        a, b = key.split("-")
+        a, b = key.split("/")[0].split("-")  # "O-O/core": a second term for the same pair
         mask = ((spec[pairs.i] == a) & (spec[pairs.j] == b)) | ((spec[pairs.i] == b) & (spec[pairs.j] == a))
         sel = pairs.select(mask)
         if len(sel.i) == 0:
@@ -35,6 +35,10 @@ def pair_energy(lattice, frac, species, pair_params: dict):
         r = sel.r
         s = switch(r, p["r_on"], p["r_off"])
         ds = _dswitch(r, p["r_on"], p["r_off"])
+        if "r_in_off" in p:  # term absent below r_in_off (oxide-regime O-O terms inside an O2 molecule)
+            inner = 1.0 - switch(r, p["r_in_off"], p["r_in_on"])
+            ds = ds * inner - s * _dswitch(r, p["r_in_off"], p["r_in_on"])
+            s = s * inner
         core = p["A"] * np.exp(-r / p["rho"]) - p.get("C", 0.0) / r**6
         dcore = -p["A"] / p["rho"] * np.exp(-r / p["rho"]) + 6 * p.get("C", 0.0) / r**7
         energy += float(np.sum(core * s))
@@ -61,7 +65,7 @@ def bond_valence_energy(lattice, frac, species, bv: dict):
     neighbours.  The angle term keeps the WO6 octahedra octahedral (90 and 180 degree O-W-O angles).
     Derivatives are exact (complex step on the bond vectors); returns energy, forces, virial.
     """
-    pairs = all_pairs(np.asarray(lattice, float), frac, bv["r_off"])
+    pairs = pairs_within(np.asarray(lattice, float), frac, bv["r_off"])
     spec = np.array(species)
     n = len(species)
     energy = 0.0

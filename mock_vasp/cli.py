@@ -9,10 +9,12 @@ import sys
 import time
 from pathlib import Path
 
-# One BLAS thread per process unless told otherwise (MOCK_VASP_THREADS): the matrices are small enough
-# that two OpenBLAS threads fighting over a busy core are slower than one (measured: 8x on 120x120).
-os.environ.setdefault("OPENBLAS_NUM_THREADS", os.environ.get("MOCK_VASP_THREADS", "1"))
-os.environ.setdefault("OMP_NUM_THREADS", os.environ.get("MOCK_VASP_THREADS", "1"))
+# One BLAS thread per k-point thread: the matrices are small enough that two OpenBLAS threads fighting
+# over a busy core are slower than one (measured: 8x on 120x120); parallelism comes from solving
+# k-points in parallel threads instead (MOCK_VASP_THREADS, band_solver.py).
+os.environ["OPENBLAS_NUM_THREADS"] = "1"
+os.environ["OMP_NUM_THREADS"] = "1"
+os.environ["MKL_NUM_THREADS"] = "1"
 
 from mock_vasp.errors import VaspError  # noqa: E402
 

@@ -53,15 +53,23 @@ def total_dos(eigs: np.ndarray, kweights: np.ndarray, grid: np.ndarray, sigma: f
 def partial_dos(
     eigs: np.ndarray,
     kweights: np.ndarray,
-    proj: np.ndarray,
+    proj_at,
     grid: np.ndarray,
     sigma: float,
     degeneracy: float,
 ) -> np.ndarray:
-    """Projected DOS (n_grid, natoms, 9) for one spin; proj has shape (nk, nb, natoms, 9)."""
-    nk, nb, na, nc = proj.shape
-    w = np.repeat(kweights[:, None], nb, axis=1).ravel() * degeneracy
-    spread = _spread_matrix(eigs.ravel(), grid, w)
-    pd = spread @ proj.reshape(nk * nb, na * nc).astype(np.float64)
+    """Projected DOS (n_grid, natoms, 9) for one spin; proj_at(k) gives (nb, natoms, 9) at k-point k."""
+    nk, nb = eigs.shape
+    pd = None
+    for k in range(nk):
+        if kweights[k] <= 0:
+            continue
+        spread = _spread_matrix(eigs[k], grid, np.full(nb, kweights[k] * degeneracy))
+        proj = proj_at(k)
+        part = spread @ proj.reshape(nb, -1).astype(np.float64)
+        pd = part if pd is None else pd + part
+        na, nc = proj.shape[1], proj.shape[2]
+    if pd is None:
+        raise ValueError("no k-point with a nonzero weight")
     pd = convolve1d(np.asarray(pd), _kernel(grid, sigma), axis=0, mode="constant")
     return pd.reshape(len(grid), na, nc)

@@ -43,6 +43,7 @@ class KpointPlan:
     generation: str = "Reciprocal"
     full_mesh_size: int = 0
     ir_counts: dict = field(default_factory=dict)
+    force: KpointSet | None = None  # cheaper set for the ionic steps of a relaxation (None: use physics)
 
 
 def _wrap(k: np.ndarray) -> np.ndarray:
@@ -167,6 +168,28 @@ def plan_kpoints(kfile: KpointsFile, lattice, frac, types, isym: int, symprec: f
         check_hf_duplicates(pts)
     ks = KpointSet(pts, w / w.sum(), list(kfile.labels), int_weights=w)
     return KpointPlan(ks, ks, np.arange(len(pts)), "explicit")
+
+
+def force_mesh(plan: KpointPlan, lattice, min_length: float) -> KpointSet | None:
+    """The cheaper k-set the ionic steps of a relaxation use (README, "Relaxation"), or None.
+
+    A Gamma-centred mesh with half the subdivisions of the KPOINTS mesh (rounded up) but never fewer
+    than min_length / |a_i| (a density floor, params.yaml relaxation.force_kpoint_length), reduced by
+    time reversal; used only when it has fewer points than the set the KPOINTS mesh gives.  Subdivisions
+    of 1 or 2 contain only time-reversal-invariant points, where the Hamiltonian is real.
+    """
+    if plan.mode not in ("gamma", "monkhorst"):
+        return None
+    lengths = np.linalg.norm(np.asarray(lattice, float), axis=1)
+    mesh = tuple(
+        max(1, -(-n // 2), int(np.ceil(min_length / a - 1e-9))) for n, a in zip(plan.mesh, lengths, strict=True)
+    )
+    kfull, _ = full_mesh("gamma", mesh, (0.0, 0.0, 0.0))
+    reps, owner = time_reversal_reduce(kfull)
+    if len(reps) >= len(plan.physics):
+        return None
+    counts = np.bincount(owner, minlength=len(reps))
+    return KpointSet(kfull[reps], counts / counts.sum(), int_weights=counts)
 
 
 def check_hf_duplicates(pts: np.ndarray, tol: float = 1e-6) -> None:

@@ -33,8 +33,14 @@ def image_range(lattice: np.ndarray, cutoff: float) -> np.ndarray:
 def all_pairs(lattice: np.ndarray, frac: np.ndarray, cutoff: float) -> PairList:
     """All ordered pairs (i, j, T), i != j or T != 0, with |d| < cutoff.
 
-    Positions are wrapped into [0, 1) first so that the image range estimate holds.
+    Positions are wrapped into [0, 1) first so that the image range estimate holds.  The candidate
+    pairs come from a k-d tree over the periodic images (scipy's cKDTree), so the cost grows with the
+    number of pairs rather than with N^2 x images; the order (i, j, T) and the bond vectors
+    d = (r_j - r_i) + T.L are the same as a brute-force loop over images would give.
     """
+    from scipy.spatial import cKDTree
+
+    lattice = np.asarray(lattice, float)
     frac = np.asarray(frac, float)
     wrapped = frac - np.floor(frac)
     shift = np.rint(frac - wrapped).astype(int)  # frac = wrapped + shift
@@ -44,32 +50,36 @@ def all_pairs(lattice: np.ndarray, frac: np.ndarray, cutoff: float) -> PairList:
     images = np.stack(np.meshgrid(*rng, indexing="ij"), axis=-1).reshape(-1, 3)
     tvec = images @ lattice
     n = len(frac)
-    ii, jj, tt, dd = [], [], [], []
-    diff = cart[None, :, :] - cart[:, None, :]  # (i, j, 3)
-    for t_idx in range(len(images)):
-        dvec = diff + tvec[t_idx]
-        r2 = np.einsum("ijk,ijk->ij", dvec, dvec)
-        mask = r2 < cutoff * cutoff
-        if np.all(images[t_idx] == 0):
-            mask[np.arange(n), np.arange(n)] = False
-        i_idx, j_idx = np.nonzero(mask)
-        if len(i_idx) == 0:
-            continue
-        ii.append(i_idx)
-        jj.append(j_idx)
-        tt.append(np.repeat(images[t_idx][None, :], len(i_idx), axis=0))
-        dd.append(dvec[i_idx, j_idx])
-    if not ii:
+    image_points = (cart[None, :, :] + tvec[:, None, :]).reshape(-1, 3)  # (t, j) flattened
+    found = cKDTree(cart).sparse_distance_matrix(
+        cKDTree(image_points), cutoff * (1 + 1e-9) + 1e-9, output_type="ndarray"
+    )
+    i = found["i"].astype(int)
+    t_idx, j = np.divmod(found["j"].astype(int), n)
+    d = (cart[j] - cart[i]) + tvec[t_idx]
+    keep = (np.einsum("ij,ij->i", d, d) < cutoff * cutoff) & ~((i == j) & np.all(images[t_idx] == 0, axis=1))
+    i, j, t_idx, d = i[keep], j[keep], t_idx[keep], d[keep]
+    if len(i) == 0:
         empty = np.zeros(0, int)
         return PairList(empty, empty, np.zeros((0, 3), int), np.zeros((0, 3)))
-    i = np.concatenate(ii)
-    j = np.concatenate(jj)
-    image = np.concatenate(tt)
     # translate the image back to the unwrapped positions: r_j' + T' - r_i' with r = wrapped + shift
-    image = image + shift[i] - shift[j]
-    d = np.concatenate(dd)
+    image = images[t_idx] + shift[i] - shift[j]
     order = np.lexsort((image[:, 2], image[:, 1], image[:, 0], j, i))
     return PairList(i[order], j[order], image[order], d[order])
+
+
+_CACHE: dict = {}
+
+
+def pairs_within(lattice: np.ndarray, frac: np.ndarray, cutoff: float) -> PairList:
+    """`all_pairs` through a one-geometry cache: the model asks for several cutoffs per geometry."""
+    key = (np.asarray(lattice, float).tobytes(), np.asarray(frac, float).tobytes())
+    hit = _CACHE.get("entry")
+    if hit is None or hit[0] != key or hit[1] < cutoff:
+        hit = (key, cutoff, all_pairs(lattice, frac, cutoff))
+        _CACHE["entry"] = hit
+    pairs = hit[2]
+    return pairs if hit[1] == cutoff else pairs.select(pairs.r < cutoff)
 
 
 def unique_bonds(pairs: PairList) -> PairList:

@@ -53,6 +53,16 @@ PHYSICS = {
     "KGAMMA",
     "PSTRESS",
     "LDAU",
+    "LEPSILON",
+    "LCALCEPS",
+    "LRPA",
+    "LPARD",
+    "IBAND",
+    "EINT",
+    "KPUSE",
+    "LSEPB",
+    "LSEPK",
+    "NBMOD",
 }
 ACCEPTED = {
     "ENAUG",
@@ -123,7 +133,6 @@ ACCEPTED = {
     "LWAVEH5",
     "LCHARGH5",
     "LDOWNSAMPLE",
-    "LPARD",
     "NBANDSLOW",
     "NBANDSHIGH",
     "EBREAK",
@@ -162,6 +171,8 @@ ACCEPTED = {
     "LMAXTAU",
     "KPOINT_BSE",
     "NELMGW",
+    "EFIELD_PEAD",
+    "IPEAD",
 }
 UNSUPPORTED_IF_SET = {  # tag: harmless values
     "LSORBIT": (False,),
@@ -169,9 +180,7 @@ UNSUPPORTED_IF_SET = {  # tag: harmless values
     "METAGGA": ("NONE", "--"),
     "IVDW": (0,),
     "LUSE_VDW": (False,),
-    "LEPSILON": (False,),
     "LOPTICS": (False,),
-    "LCALCEPS": (False,),
     "LCALCPOL": (False,),
     "LCHIMAG": (False,),
     "ML_LMLFF": (False,),
@@ -213,8 +222,9 @@ def check_incar(incar: dict, natoms: int, lhf_explicit: bool) -> None:
     if "NUPDOWN" in incar and ispin == 1 and float(incar["NUPDOWN"]) >= 0:
         raise VaspError("ERROR: NUPDOWN is set but ISPIN = 1: contradictory tags")
     ibrion = int(incar.get("IBRION", -1 if int(incar.get("NSW", 0)) <= 0 else 0))
-    if ibrion not in (-1, 1, 2, 3):
-        raise VaspError(f"ERROR: IBRION = {ibrion} is not modelled by mock-vasp (only -1, 1, 2, 3)")
+    if ibrion not in (-1, 1, 2, 3, 5, 6, 7, 8):
+        raise VaspError(f"ERROR: IBRION = {ibrion} is not modelled by mock-vasp (only -1, 1, 2, 3, 5-8)")
+    check_response_tags(incar, ibrion)
     isif = int(incar.get("ISIF", 2))
     if not 0 <= isif <= 7:
         raise VaspError(f"ERROR: ISIF = {isif} is not a valid value")
@@ -225,6 +235,38 @@ def check_incar(incar: dict, natoms: int, lhf_explicit: bool) -> None:
             "Tetrahedron method fails: the k-points are an explicit list without tetrahedra "
             "(ISMEAR = -5 needs an automatic mesh; use ISMEAR = 0 with explicit lists)"
         )
+
+
+def check_response_tags(incar: dict, ibrion: int) -> None:
+    """Dielectric / phonon / partial-charge tags: types and combinations VASP would not run."""
+    for tag in ("LEPSILON", "LCALCEPS", "LRPA", "LPARD", "LSEPB", "LSEPK"):
+        if tag in incar and not isinstance(incar[tag], bool):
+            raise VaspError(f"ERROR: {tag} = {incar[tag]} must be .TRUE. or .FALSE.")
+    if incar.get("LEPSILON", False) and incar.get("LCALCEPS", False):
+        raise VaspError(
+            "ERROR: LEPSILON = .TRUE. (linear response) and LCALCEPS = .TRUE. (finite fields) are two methods "
+            "for the same tensor: set one of them"
+        )
+    if incar.get("LEPSILON", False) and ibrion in (1, 2, 3):
+        raise VaspError(f"ERROR: LEPSILON = .TRUE. needs a fixed geometry (IBRION = -1, 5-8), not IBRION = {ibrion}")
+    if incar.get("LCALCEPS", False) and ibrion not in (-1, 5, 6):
+        raise VaspError(f"ERROR: LCALCEPS = .TRUE. works with IBRION = -1, 5 or 6, not IBRION = {ibrion}")
+    if ibrion in (7, 8) and incar.get("LHFCALC", False):
+        raise VaspError("ERROR: IBRION = 7/8 (linear response) is not available for LHFCALC = .TRUE.; use IBRION = 5/6")
+    if not incar.get("LPARD", False):
+        stray = [t for t in ("IBAND", "EINT", "KPUSE", "LSEPB", "LSEPK", "NBMOD") if t in incar]
+        if stray:
+            raise VaspError(
+                f"ERROR: {', '.join(stray)} set without LPARD = .TRUE.: no partial charge density asked for"
+            )
+        return
+    if ibrion in (1, 2, 3, 5, 6, 7, 8):
+        raise VaspError("ERROR: LPARD = .TRUE. needs a static run (IBRION = -1, NSW = 0)")
+    if "IBAND" in incar and "EINT" in incar:
+        raise VaspError("ERROR: IBAND and EINT both set: LPARD takes the bands from one of them")
+    nbmod = incar.get("NBMOD")
+    if nbmod is not None and (not isinstance(nbmod, int) or nbmod < -3):
+        raise VaspError(f"ERROR: NBMOD = {nbmod} must be -3, -2, -1, 0 or the number of IBAND entries")
 
 
 def check_species(poscar_species: list[str], potcars) -> None:

@@ -79,7 +79,12 @@ class OutcarWriter:
             f" Exchange correlation treatment:\n   GGA     =    {ph.gga:>2}    GGA type\n"
             f"   LHFCALC =     {'T' if ph.lhfcalc else 'F'}    Hartree Fock is set to\n"
             f"   AEXX    =    {ph.aexx if ph.lhfcalc else 0.0:6.4f} exact exchange contribution\n"
-            f"   HFSCREEN=    {ph.hfscreen:6.4f}\n\n Write flags\n"
+            f"   HFSCREEN=    {ph.hfscreen:6.4f}\n\n"
+            " Linear response parameters\n"
+            f"   LEPSILON=     {'T' if run.lepsilon else 'F'}    determine dielectric tensor\n"
+            f"   LRPA    =     {'T' if run.lrpa else 'F'}    only Hartree local field effects (RPA)\n"
+            f"   LCALCEPS=     {'T' if run.lcalceps else 'F'}    dielectric tensor from finite fields\n\n"
+            " Write flags\n"
             f"   LORBIT       = {run.lorbit:6d}\n\n\n{SEP}\n\n\n"
             f" k-points in reciprocal lattice and weights: {run.kcomment}\n"
         )
@@ -135,25 +140,8 @@ class OutcarWriter:
             f" E-fermi : {result.efermi:8.4f}     XC(G=0):  -0.0000     alpha+bet : -0.0000\n\n"
             f" Fermi energy:      {result.efermi:16.10f}\n\n"
         )
-        for s in range(ph.ispin):
-            if ph.ispin == 2:
-                self.w(f" spin component {s + 1}\n\n")
-            eig, occ = run.reported_bands(result)
-            for k in range(min(len(run.kplan.report), 500)):
-                kp = run.kplan.report.kpts[k]
-                self.w(
-                    f" k-point {k + 1:5d} :    {kp[0]:10.4f}{kp[1]:10.4f}{kp[2]:10.4f}\n"
-                    "  band No.  band energies     occupation \n"
-                )
-                data = np.stack([np.arange(1, eig.shape[2] + 1), eig[s, k], occ[s, k]], axis=1)
-                self.w(
-                    rows(data[:, 1:], 12, 4, b"   ", b"\n").decode()
-                    if False
-                    else "".join(
-                        f"  {b + 1:5d}   {eig[s, k, b]:11.4f}  {occ[s, k, b]:10.5f}\n" for b in range(eig.shape[2])
-                    )
-                )
-                self.w("\n")
+        if result.extra.get("on_kpoints_file", True):
+            self._eigenvalue_block(run, result)
         self.w(f"\n{SEP}\n\n\n")
         if converged_electronic:
             self.w(
@@ -204,6 +192,27 @@ class OutcarWriter:
             f"  entropy T*S    EENTRO = {result.components['entropy']:18.8f}\n \n\n\n{SEP}\n\n\n"
             f"     LOOP+:  cpu time {loop_time:11.4f}: real time {loop_time:11.4f}\n\n\n"
         )
+
+    def _eigenvalue_block(self, run, result) -> None:
+        from mock_vasp.final_outputs import ReportedBands
+
+        rb = ReportedBands(run, result)
+        for s in range(run.physics.ispin):
+            if run.physics.ispin == 2:
+                self.w(f" spin component {s + 1}\n\n")
+            for k in range(min(len(run.kplan.report), 500)):
+                kp = run.kplan.report.kpts[k]
+                self.w(
+                    f" k-point {k + 1:5d} :    {kp[0]:10.4f}{kp[1]:10.4f}{kp[2]:10.4f}\n"
+                    "  band No.  band energies     occupation \n"
+                )
+                self.w(
+                    "".join(
+                        f"  {b + 1:5d}   {e:11.4f}  {o:10.5f}\n"
+                        for b, (e, o) in enumerate(zip(rb.eig[s, k], rb.occ[s, k], strict=True))
+                    )
+                    + "\n"
+                )
 
     def _charge_block(self, title: str, data) -> None:
         self.w(f"\n{title}\n\n# of ion       s       p       d       tot\n------------------------------------------\n")

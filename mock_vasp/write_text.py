@@ -104,39 +104,43 @@ def ibzkpt_text(kset) -> str:
     return "".join(out)
 
 
-def procar_bytes(kset, eig, occ, proj_for_spin, natoms) -> bytes:
-    """PROCAR (LORBIT = 11): per spin, k-point and band, the lm projections of every ion."""
-    ispin, nk, nb = eig.shape
-    names = ["s", "py", "pz", "px", "dxy", "dyz", "dz2", "dxz", "x2-y2", "tot"]
-    ion_header = ("ion " + "".join(f"{n:>7}" for n in names) + "\n").encode()
-    idx_col = fixed(np.arange(1, natoms + 1), 5, 0)
-    parts = [f"PROCAR lm decomposed  [{MARK} model output]\n".encode()]
-    occ_scale = 1.0
-    for s in range(ispin):
-        proj = proj_for_spin(s)
-        parts.append(
-            (f"# of k-points:  {nk:3d}         # of bands:  {nb:3d}         # of ions:  {natoms:3d}\n\n").encode()
+class ProcarWriter:
+    """PROCAR (LORBIT = 11), streamed: per spin, k-point and band, the lm projections of every ion."""
+
+    NAMES = ["s", "py", "pz", "px", "dxy", "dyz", "dz2", "dxz", "x2-y2", "tot"]
+
+    def __init__(self, fh, kset, eig, occ, natoms: int):
+        self.fh, self.kset, self.eig, self.occ, self.natoms = fh, kset, eig, occ, natoms
+        self.ion_header = ("ion " + "".join(f"{n:>7}" for n in self.NAMES) + "\n").encode()
+        self.idx_col = fixed(np.arange(1, natoms + 1), 5, 0)
+        fh.write(f"PROCAR lm decomposed  [{MARK} model output]\n".encode())
+
+    def spin(self, s: int) -> None:
+        _, nk, nb = self.eig.shape
+        self.fh.write(
+            f"# of k-points:  {nk:3d}         # of bands:  {nb:3d}         # of ions:  {self.natoms:3d}\n\n".encode()
         )
-        for k in range(nk):
-            kp = kset.kpts[k]
-            parts.append(
-                f" k-point {k + 1:5d} :    {kp[0]:11.8f}{kp[1]:11.8f}{kp[2]:11.8f}     weight = "
-                f"{kset.weights[k]:10.8f}\n\n".encode()
-            )
-            block = np.concatenate([proj[k], proj[k].sum(axis=2, keepdims=True)], axis=2)  # (nb, na, 10)
-            body = fixed(block.reshape(-1), 7, 3).reshape(nb, natoms, 70)
-            lines = np.concatenate(
-                [np.repeat(idx_col[None], nb, axis=0), body, np.full((nb, natoms, 1), ord("\n"), np.uint8)],
-                axis=2,
-            )
-            tot = fixed(block.sum(axis=1).reshape(-1), 7, 3).reshape(nb, 70)
-            for b in range(nb):
-                parts.append(
-                    f"band {b + 1:5d} # energy {eig[s, k, b]:14.8f} # occ. {occ[s, k, b] * occ_scale:11.8f}"
-                    "\n\n".encode()
-                )
-                parts.append(ion_header)
-                parts.append(lines[b].tobytes())
-                parts.append(b"tot  " + tot[b].tobytes() + b"\n\n")
-            parts.append(b"\n")
-    return b"".join(parts)
+
+    def kpoint(self, s: int, k: int, proj: np.ndarray) -> None:
+        """proj: (nbands, natoms, 9) at reported k-point k for spin s (energy order)."""
+        nb, natoms = proj.shape[0], self.natoms
+        kp = self.kset.kpts[k]
+        parts = [
+            f" k-point {k + 1:5d} :    {kp[0]:11.8f}{kp[1]:11.8f}{kp[2]:11.8f}     weight = "
+            f"{self.kset.weights[k]:10.8f}\n\n".encode()
+        ]
+        block = np.concatenate([proj, proj.sum(axis=2, keepdims=True)], axis=2)  # (nb, na, 10)
+        body = fixed(block.reshape(-1), 7, 3).reshape(nb, natoms, 70)
+        lines = np.concatenate(
+            [np.repeat(self.idx_col[None], nb, axis=0), body, np.full((nb, natoms, 1), ord("\n"), np.uint8)],
+            axis=2,
+        )
+        tot = fixed(block.sum(axis=1).reshape(-1), 7, 3).reshape(nb, 70)
+        energies, occupations = self.eig[s, k], self.occ[s, k]
+        for b in range(nb):
+            parts.append(f"band {b + 1:5d} # energy {energies[b]:14.8f} # occ. {occupations[b]:11.8f}\n\n".encode())
+            parts.append(self.ion_header)
+            parts.append(lines[b].tobytes())
+            parts.append(b"tot  " + tot[b].tobytes() + b"\n\n")
+        parts.append(b"\n")
+        self.fh.write(b"".join(parts))

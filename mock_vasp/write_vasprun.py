@@ -8,11 +8,13 @@ initialpos, one <calculation> per ionic step, eigenvalues/dos/projected in the l
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from mock_vasp import MARK_SUBVERSION, VASP_VERSION
 from mock_vasp.numformat import rows
+from mock_vasp.reported_parameters import PARAMETER_LAYOUT
 
 
 def _fmt_value(value) -> tuple[str, str, str]:
@@ -24,6 +26,8 @@ def _fmt_value(value) -> tuple[str, str, str]:
     if isinstance(value, float):
         return "i", "", f"{value:16.8f}"
     if isinstance(value, list):
+        if len(value) == 1 and not isinstance(value[0], float):
+            return _fmt_value(value[0])
         if all(isinstance(v, int) and not isinstance(v, bool) for v in value):
             return "v", ' type="int"', " ".join(f"{v:5d}" for v in value)
         return "v", "", " ".join(f"{float(v):15.8f}" for v in value)
@@ -63,14 +67,14 @@ def _structure_xml(lattice, frac, name: str | None, indent=" ", selective=None) 
 
 class VasprunWriter:
     def __init__(self, path):
-        self.fh = open(path, "w", encoding="ISO-8859-1", errors="replace")
+        self.fh = open(path, "wb")
 
     def write(self, text: str) -> None:
-        self.fh.write(text)
+        self.fh.write(text.encode("ISO-8859-1", errors="replace"))
         self.fh.flush()
 
     def write_bytes(self, data: bytes) -> None:
-        self.fh.write(data.decode("ascii"))
+        self.fh.write(data)
 
     def close(self) -> None:
         self.fh.close()
@@ -89,6 +93,8 @@ class VasprunWriter:
             " </generator>\n <incar>\n",
         ]
         for k, v in run.incar.items():
+            if k == "MAGMOM":  # VASP echoes it as an array whatever its length (pymatgen indexes it)
+                v = [float(x) for x in run.magmom]
             out.append(_item(k, v, "  "))
         out.append(" </incar>\n")
         out.append(self._kpoints(run))
@@ -257,8 +263,12 @@ class VasprunWriter:
             self.write("     </set>\n    </array>\n   </partial>\n")
         self.write("  </dos>\n")
 
-    def projected(self, eig, occ, proj_for_spin) -> None:
-        """proj_for_spin(s) -> (nk, nb, natoms, 9) array for spin s."""
+    def projected(self, eig, occ, proj_at, procar_sink=None) -> None:
+        """proj_at(s, k) -> (nb, natoms, 9) projections; also streams PROCAR when procar_sink is
+        (binary file, reported k-set, natoms), so every projection block is made once for both files."""
+        from mock_vasp.write_text import ProcarWriter
+
+        procar = ProcarWriter(procar_sink[0], procar_sink[1], eig, occ, procar_sink[2]) if procar_sink else None
         self.write("  <projected>\n")
         self.eigenvalues(eig, occ, indent="   ")
         self.write(
@@ -267,24 +277,37 @@ class VasprunWriter:
             + "".join(f"    <field>{c:>5}</field>\n" for c in LM_NAMES)
             + "    <set>\n"
         )
-        for s in range(eig.shape[0]):
-            proj = proj_for_spin(s)
-            self.write(f'     <set comment="spin{s + 1}">\n')
-            for k in range(proj.shape[0]):
-                self.write(f'      <set comment="kpoint {k + 1}">\n')
-                block = proj[k]  # (nb, natoms, 9)
-                nb, na, _ = block.shape
-                body = rows(block.reshape(nb * na, 9), 8, 4, b"        <r>", b" </r>\n")
-                line_len = len(body) // (nb * na)
-                chunk = na * line_len
-                parts = []
-                for b in range(nb):
-                    parts.append(f'       <set comment="band {b + 1}">\n'.encode())
-                    parts.append(body[b * chunk : (b + 1) * chunk])
-                    parts.append(b"       </set>\n")
-                self.write_bytes(b"".join(parts))
-                self.write("      </set>\n")
-            self.write("     </set>\n")
+        ispin, nk, nb = eig.shape
+        headers = [f'       <set comment="band {b + 1}">\n'.encode() for b in range(nb)]
+        # PROCAR is formatted and written by a second thread while this one does vasprun.xml (numpy's
+        # array work and file writes release the GIL); one worker keeps PROCAR's order.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pending = None
+            for s in range(ispin):
+                self.write(f'     <set comment="spin{s + 1}">\n')
+                if procar:
+                    if pending is not None:
+                        pending.result()
+                    pending = pool.submit(procar.spin, s)
+                for k in range(nk):
+                    block = proj_at(s, k).copy()  # (nb, natoms, 9)
+                    if procar:
+                        if pending is not None:
+                            pending.result()
+                        pending = pool.submit(procar.kpoint, s, k, block)
+                    na = block.shape[1]
+                    body = rows(block.reshape(nb * na, 9), 8, 4, b"        <r>", b" </r>\n")
+                    chunk = len(body) // nb
+                    parts = [f'      <set comment="kpoint {k + 1}">\n'.encode()]
+                    for b in range(nb):
+                        parts.append(headers[b])
+                        parts.append(body[b * chunk : (b + 1) * chunk])
+                        parts.append(b"       </set>\n")
+                    parts.append(b"      </set>\n")
+                    self.write_bytes(b"".join(parts))
+                self.write("     </set>\n")
+            if pending is not None:
+                pending.result()
         self.write("    </set>\n   </array>\n  </projected>\n")
 
     def finish(self, lattice, frac, selective=None) -> None:
@@ -293,144 +316,3 @@ class VasprunWriter:
 
 
 LM_NAMES = ["s", "py", "pz", "px", "dxy", "dyz", "dz2", "dxz", "x2-y2"]
-
-PARAMETER_LAYOUT = [
-    ("general", ["SYSTEM", "LCOMPAT"]),
-    (
-        "electronic",
-        [
-            "PREC",
-            "ENMAX",
-            "ENAUG",
-            "EDIFF",
-            "IALGO",
-            "IWAVPR",
-            "NBANDS",
-            "NELECT",
-            "TURBO",
-            "IRESTART",
-            "NREBOOT",
-            "NMIN",
-            "EREF",
-            "ISMEAR",
-            "SIGMA",
-            "KSPACING",
-            "KGAMMA",
-            "KBLOWUP",
-            "LREAL",
-            "ROPT",
-            "LMAXPAW",
-            "LMAXMIX",
-            "NLSPLINE",
-            "ISTART",
-            "ICHARG",
-            "INIWAV",
-            "ISPIN",
-            "LNONCOLLINEAR",
-            "MAGMOM",
-            "NUPDOWN",
-            "LSORBIT",
-            "SAXIS",
-            "LSPIRAL",
-            "LASPH",
-            "LMETAGGA",
-            "NELM",
-            "NELMDL",
-            "NELMIN",
-            "ENINI",
-            "LDIAG",
-            "LSUBROT",
-            "WEIMIN",
-            "EBREAK",
-            "DEPER",
-            "NRMM",
-            "TIME",
-            "AMIX",
-            "BMIX",
-            "AMIN",
-            "AMIX_MAG",
-            "BMIX_MAG",
-            "IMIX",
-            "MIXFIRST",
-            "MAXMIX",
-            "WC",
-            "INIMIX",
-            "MIXPRE",
-            "MREMOVE",
-            "LDIPOL",
-            "LMONO",
-            "IDIPOL",
-            "EPSILON",
-            "EFIELD",
-        ],
-    ),
-    ("grids", ["NGX", "NGY", "NGZ", "NGXF", "NGYF", "NGZF", "ADDGRID"]),
-    ("ionic", ["NSW", "IBRION", "MDALGO", "ISIF", "PSTRESS", "EDIFFG", "NFREE", "POTIM", "SMASS", "SCALEE"]),
-    ("ionic md", ["TEBEG", "TEEND", "NBLOCK", "KBLOCK", "NPACO", "APACO"]),
-    ("symmetry", ["ISYM", "SYMPREC"]),
-    ("dos", ["LORBIT", "RWIGS", "NEDOS", "EMIN", "EMAX", "EFERMI"]),
-    ("writing", ["NWRITE", "LWAVE", "LDOWNSAMPLE", "LCHARG", "LPARD", "LVTOT", "LVHAR", "LELF", "LOPTICS"]),
-    (
-        "performance",
-        [
-            "NPAR",
-            "NCORE",
-            "KPAR",
-            "NSIM",
-            "NBLK",
-            "LPLANE",
-            "LSCALAPACK",
-            "LSCAAWARE",
-            "LSCALU",
-            "LASYNC",
-            "LORBITALREAL",
-        ],
-    ),
-    ("miscellaneous", ["IDIOT", "PHON_NSTRUCT", "LMUSIC", "POMASS", "DARWINR", "DARWINV", "LCORR"]),
-    (
-        "exchange-correlation",
-        [
-            "GGA_COMPAT",
-            "LBERRY",
-            "ICORELEVEL",
-            "LDAU",
-            "I_CONSTRAINED_M",
-            "GGA",
-            "VOSKOWN",
-            "LHFCALC",
-            "PRECFOCK",
-            "LSYMGRAD",
-            "LHFONE",
-            "LRHFCALC",
-            "LTHOMAS",
-            "LMODELHF",
-            "ENCUT4O",
-            "EXXOEP",
-            "FOURORBIT",
-            "AEXX",
-            "HFALPHA",
-            "MCALPHA",
-            "ALDAX",
-            "AGGAX",
-            "ALDAC",
-            "AGGAC",
-            "NKREDX",
-            "NKREDY",
-            "NKREDZ",
-            "SHIFTRED",
-            "ODDONLY",
-            "EVENONLY",
-            "LMAXFOCK",
-            "NMAXFOCKAE",
-            "LFOCKAEDFT",
-            "HFSCREEN",
-            "HFSCREENC",
-            "NBANDSGWLOW",
-        ],
-    ),
-    ("vdW DFT", ["LUSE_VDW", "IVDW"]),
-    (
-        "linear response parameters",
-        ["LEPSILON", "LRPA", "LNABLA", "LVEL", "CSHIFT", "OMEGAMAX", "DEG_THRESHOLD", "RTIME"],
-    ),
-]

@@ -135,3 +135,21 @@ def run_mock(directory: Path, env: dict | None = None, timeout: float = 300) -> 
 @pytest.fixture
 def bulk():
     return bulk_structure()
+
+
+def hydrogen_cell(scaling=(1, 1, 1), count: int = 1, host=None):
+    """Supercell of the input WO3 cell with `count` H placed by dftflow's own recipe (bonded to an O,
+    pointing into a cavity, spread as far apart as the cell allows), as `dftflow inputs` builds them."""
+    from dftflow.defects import Hydrogen, build_defect_cell
+    from dftflow.structures import make_supercell
+
+    host = bulk_structure() if host is None else host
+    return build_defect_cell(make_supercell(host, tuple(scaling)), [Hydrogen(count=count)]).structure
+
+
+def write_h_inputs(directory: Path, structure, incar: dict, kpoints, charge: int = 0):
+    """Inputs for a cell with H (POTCAR.spec W_sv, O, H); MAGMOM 0 everywhere for ISPIN 2."""
+    tags = dict(incar)
+    if tags.get("ISPIN", 1) == 2:
+        tags.setdefault("MAGMOM", [0.0] * len(structure))
+    return write_inputs(directory, structure, tags, kpoints, charge=charge, symbols=("W_sv", "O", "H"))

@@ -45,7 +45,50 @@ def test_other_outputs_parse(hybrid_dir):
     assert Oszicar(hybrid_dir / "OSZICAR").final_energy < 0
     assert Eigenval(hybrid_dir / "EIGENVAL").eigenvalue_band_properties[0] > 1.0
     assert Procar(hybrid_dir / "PROCAR").nspins == 2
-    assert Locpot.from_file(hybrid_dir / "LOCPOT").dim == (56, 56, 60)
+    locpot = Locpot.from_file(hybrid_dir / "LOCPOT")
+    assert locpot.dim == vasp_fine_grid(locpot.structure.lattice.abc, 520, "Accurate")
+    assert tuple(o.ngf) == locpot.dim
+
+
+def vasp_fine_grid(lengths, encut: float, prec: str) -> tuple[int, int, int]:
+    """NGXF, NGYF, NGZF as VASP chooses them: NGX holds the G-vectors up to twice the plane-wave cut-off
+    (PREC = Accurate; 3/4 of that for Normal), rounded up to an even FFT length with factors 2, 3, 5, 7;
+    the fine grid doubles it.  Checked below against VASP's own grids."""
+
+    def fft_length(x: float) -> int:
+        n = int(np.ceil(x))
+        while n % 2 or _has_large_factor(n):
+            n += 1
+        return n
+
+    gcut = np.sqrt(encut / 3.80998)  # 1/A; hbar^2 / 2m = 3.80998 eV A^2
+    factor = 2.0 if prec.lower().startswith(("a", "h")) else 1.5
+    return tuple(2 * fft_length(factor * gcut * a / np.pi) for a in lengths)
+
+
+def _has_large_factor(n: int) -> bool:
+    for p in (2, 3, 5, 7):
+        while n % p == 0:
+            n //= p
+    return n != 1
+
+
+@pytest.mark.parametrize(
+    ("run", "encut", "prec"),
+    [("GaN_Mg_Ga_defect/bulk_sc", 500, "Accurate"), ("Cs2SnI6_hse_bands", 350, "Normal")],
+)
+def test_grid_rule_is_vasps(run, encut, prec):
+    """The rule above reproduces the fine grids real VASP runs used (tests/data/real_vasp)."""
+    from pymatgen.io.vasp.outputs import Vasprun
+
+    from tests.conftest import REAL_VASP
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        v = Vasprun(REAL_VASP / run / "vasprun.xml.gz", parse_dos=False, parse_eigen=False, parse_potcar_file=False)
+    assert v.parameters["ENMAX"] == encut
+    expected = tuple(int(v.parameters[k]) for k in ("NGXF", "NGYF", "NGZF"))
+    assert vasp_fine_grid(v.initial_structure.lattice.abc, encut, prec) == expected
 
 
 def test_custodian_sees_a_clean_run(hybrid_dir):

@@ -22,7 +22,7 @@ def test_same_inputs_same_outputs(tmp_path):
     outs = []
     for name in ("a", "b"):
         d = tmp_path / name
-        write_inputs(d, bulk_structure(), dict(HYBRID_STATIC, ISTART=0), ("monkhorst", (2, 2, 2)))
+        write_inputs(d, bulk_structure(), dict(HYBRID_STATIC, ISTART=0, LCHARG=False), ("monkhorst", (2, 2, 2)))
         assert run_mock(d).returncode == 0
         outs.append(
             {
