@@ -9,6 +9,7 @@ structures are blobs (compressed .npz, addressed by their sha256) referenced fro
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import io
 import json
@@ -25,6 +26,7 @@ from dftflow.fileio import atomic_write_bytes
 from dftflow.taskdoc import TaskDocument
 
 TASKS = "tasks"
+THERMODYNAMICS = "defect_thermodynamics"  # one document per study: corrections, formation energies, levels
 MAX_DOC_BYTES = 4 * 1024 * 1024  # a safety margin under MongoDB's 16 MB: anything bigger is a bug
 INDEXES = [
     [("task_label", 1)],
@@ -143,6 +145,21 @@ class ResultsDB:
         return doc
 
     # --- reading -------------------------------------------------------------------------------
+    def store_thermodynamics(self, study: str, analysis: dict) -> dict:
+        """The study's defect thermodynamics (each charged cell's finite-size correction with its parts and
+        the dielectric tensor used, formation energies per limit, transition levels), replacing the last."""
+        doc = {
+            "study": study,
+            "analysed_at": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+            **jsanitize(analysis),
+        }
+        self.database[THERMODYNAMICS].replace_one({"study": study}, doc, upsert=True)
+        return doc
+
+    def thermodynamics(self, study: str) -> dict | None:
+        """The stored defect thermodynamics of a study (None before its report step ran)."""
+        return self.database[THERMODYNAMICS].find_one({"study": study}, {"_id": 0})
+
     def completed(self, input_hash: str) -> dict | None:
         """A successful task with these exact inputs, if one was stored before (duplicate detection)."""
         return self.tasks.find_one({"input.hash": input_hash, "state": "successful"})

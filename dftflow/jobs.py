@@ -67,6 +67,31 @@ def calculation_structure(study: Study, calc: Calculation, parent: Path | None) 
     return parent
 
 
+def structure_provenance(study: Study, calc: Calculation, parent: Path | None) -> dict:
+    """Where the calculation's structure came from: the host file (with its SHA-256), or the parent
+    calculation's CONTCAR (its label, directory and input hash), and the defect built into it."""
+    import hashlib
+
+    if calc.parent is None and calc.step is not Step.BULK_RELAX:
+        return {"source": "built", "molecule": calc.system}
+    if calc.step is Step.BULK_RELAX:
+        path = study.spec.structure_path().resolve()
+        digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+        return {"source": "host file", "path": str(path), "sha256": digest}
+    origin = {"source": "parent CONTCAR", "parent": calc.parent, "parent_dir": str(parent) if parent else None}
+    if calc.parent == BULK_LABEL and calc.system is not None:
+        _, cell = study.systems[calc.system]
+        origin["defect"] = cell.descriptor or None
+    return origin
+
+
+def _input_hash_of(directory: Path | None) -> str | None:
+    record = directory / INPUTS_RECORD if directory is not None else None
+    if record is None or not record.is_file():
+        return None
+    return json.loads(record.read_text()).get("input_hash")
+
+
 def partial_charge_bands(study: Study, calc: Calculation, db: ResultsDB | None) -> list[int]:
     """IBAND of a partial-charge step: the 1-based bands the defect-level analysis of the system's hybrid
     static classifies as in-gap orbitals (levels and resonant states: pydefect's localized orbitals)."""
@@ -154,6 +179,9 @@ def prepare_calculation(
         if inputs.kpoints.style.name != "Reciprocal"
         else f"explicit list of {inputs.kpoints.num_kpts} points",
         "context": calculation_context(study, calc),
+        "parent_input_hash": _input_hash_of(parent),
+        "provenance": structure_provenance(study, calc, parent),
+        "potcar_functional": study.spec.potcars.functional,
     }
     previous = directory / INPUTS_RECORD
     if previous.is_file() and json.loads(previous.read_text()).get("input_hash") == record["input_hash"]:

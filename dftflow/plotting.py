@@ -7,7 +7,8 @@
 * site_energy_figure: relative energies of V_O at s_x, s_y, s_z.
 * formation_energy_figure: E_f versus E_F per chemical-potential limit, lowest charge state bold,
   transition levels marked (the diagram every defect paper shows).
-* parchg_figure: partial charge density of the in-gap states (study K Suppl. Fig. 11).
+* parchg_figure: partial charge density of the in-gap states (study K Suppl. Fig. 11), on the plane
+  through the defect that holds most of it.
 Every figure made from mock-vasp runs carries a "MODEL OUTPUT - not DFT" stamp. Each is saved as PNG
 and SVG.
 """
@@ -177,17 +178,25 @@ def formation_energy_figure(panels: list[dict], path: Path, model: bool) -> dict
 
 
 def parchg_figure(panels: list[dict], path: Path, model: bool) -> dict[str, Path]:
-    """Partial charge of each in-gap state: the density on the c plane through the defect (left) and the
-    weight per W atom against its distance from the defect (right). panels: [{"title", "slice" (na, nb),
-    "extent" (a, b lengths), "distances" (W,), "weights" (W,), "charge"}]."""
+    """Partial charge of each in-gap state: the density on the lattice plane through the defect that holds
+    most of it, centred on the defect (x) with the W atoms within 1 A of the plane (o) (left), and the
+    weight per W atom against its distance from the defect (right). panels: [{"title", "slice" (n1, n2),
+    "axes", "normal", "extent" (lengths), "w_in_plane" [(x, y)], "defect_located", "distances", "weights",
+    "charge"}]."""
     plt = _pyplot()
     fig, axes = plt.subplots(len(panels), 2, figsize=(8.4, 3.3 * len(panels)), squeeze=False)
     for (ax_map, ax_w), panel in zip(axes, panels, strict=True):
         a, b = panel["extent"]
+        (x_axis, y_axis), normal = panel["axes"], panel["normal"]
         ax_map.imshow(panel["slice"].T, origin="lower", extent=(0, a, 0, b), cmap="magma", aspect="equal")
-        ax_map.set_title(f"{panel['title']} (c plane through the defect)", fontsize=8)
-        ax_map.set_xlabel("a (A)")
-        ax_map.set_ylabel("b (A)")
+        if panel["w_in_plane"]:
+            x, y = np.array(panel["w_in_plane"]).T
+            ax_map.scatter(x, y, s=18, facecolors="none", edgecolors="#7fd4ff", linewidths=0.8, label="W")
+        if panel["defect_located"]:
+            ax_map.scatter([a / 2], [b / 2], marker="x", s=30, color="#7fd4ff", linewidths=1.0, label="defect")
+        ax_map.set_title(f"{panel['title']} (plane normal to {normal}, through the defect)", fontsize=8)
+        ax_map.set_xlabel(f"{x_axis} (A)")
+        ax_map.set_ylabel(f"{y_axis} (A)")
         ax_w.bar(panel["distances"], panel["weights"], width=0.12, color=DEFECT)
         ax_w.set_xlabel("distance of the W from the defect (A)")
         ax_w.set_ylabel("share of the state's charge")

@@ -119,6 +119,9 @@ def result_row(task) -> dict:
     }
 
 
+EXPERIMENTAL_PREFIX = "measured"  # columns holding a measured value from the study file
+
+
 def rows_to_csv(rows: list[dict], columns: list[str]) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore")
@@ -131,6 +134,8 @@ def _cell(row: dict, col: str, digits: int = 3) -> str:
     value = row.get(col)
     if isinstance(value, float):
         text = f"{value:.{digits}f}"
+        if col.startswith(EXPERIMENTAL_PREFIX):  # typed into the study file from a paper: never model output
+            return f"{text} (experiment)"
         return f"{text} (model)" if row.get("executor") == "mock" else text
     return "" if value is None else str(value)
 
@@ -220,8 +225,9 @@ def study_figures(results, study, tables: dict, out: Path) -> dict[str, dict]:
     if panels := parchg_panels(results, study):
         figs["partial_charge"] = {
             **plotting.parchg_figure(panels, out / "partial_charge", model),
-            "caption": "Partial charge density of each in-gap state (hybrid, LPARD): the density on the c plane "
-            "through the defect, and the share of the state's charge in each W atom's Voronoi cell against its "
+            "caption": "Partial charge density of each in-gap state (hybrid, LPARD): the density on the lattice plane "
+            "through the defect (x, at the centre) that holds most of it, with the W atoms within 1 A of it (o), "
+            "and the share of the state's charge in each W atom's Voronoi cell against its "
             "distance from the defect. The PARCHG files are kept in the run directories (for VESTA).",
         }
     if len(results.site_energies) > 1:
@@ -239,6 +245,8 @@ def write_report(study, db, out_dir: str | Path) -> dict[str, Path]:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     results = analyse_study(study, db)
+    if results.thermo is not None:  # stored with the results, so a query finds each cell's correction
+        db.store_thermodynamics(study.spec.name, {**results.thermo.as_dict(), "model_output": results.model})
     rows = [result_row(r.task) for r in results.runs.values()]
     paths = {
         "results_csv": atomic_write_text(out / "results.csv", rows_to_csv(rows, RESULT_COLUMNS)),

@@ -243,3 +243,29 @@ def test_sites_reads_the_same_structure_from_cif_poscar_and_extxyz(tmp_path):
         assert out.returncode == 0, out.stderr
         labels.append([(s["index"], s["label"], s["orbit"]) for s in json.loads(out.stdout)])
     assert labels[0] == labels[1] == labels[2] and len(labels[0]) == 24
+
+
+def test_each_task_records_where_its_inputs_and_structure_came_from(tiny):
+    """The provenance chain of a task document: its parent's input hash, the host file's SHA-256 for the
+    bulk relax, the parent CONTCAR and the defect built into it for a defect cell, the POTCAR set."""
+    import hashlib
+
+    from dftflow.db import connect_results
+
+    db = connect_results(tiny / "db.json")
+    try:
+        docs = {d["task_label"]: d for d in db.query({"study": "tiny"})}
+    finally:
+        db.close()
+    bulk, relax, static = docs["bulk relax"], docs["relax WO2.875 V_O(s_z) q=+2"], docs[STATIC_VO]
+    assert bulk["input"]["parent_hash"] is None
+    assert bulk["input"]["structure_provenance"] == {
+        "source": "host file",
+        "path": str(HOST_CIF.resolve()),
+        "sha256": hashlib.sha256(HOST_CIF.read_bytes()).hexdigest(),
+    }
+    assert relax["input"]["parent_hash"] == bulk["input"]["hash"]
+    assert relax["input"]["structure_provenance"]["defect"] == "V_O(s_z)"
+    assert static["input"]["parent_hash"] == relax["input"]["hash"] != static["input"]["hash"]
+    assert static["input"]["structure_provenance"]["parent"] == "relax WO2.875 V_O(s_z) q=+2"
+    assert {p["functional"] for d in docs.values() for p in d["input"]["potcar_spec"]} == {"PBE_54"}

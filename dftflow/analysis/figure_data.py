@@ -145,12 +145,15 @@ def parchg_panels(results: StudyResults, study) -> list[dict]:
         arrays, meta = run.arrays["parchg"]
         lattice = np.asarray(meta["lattice"])
         frac = np.asarray(meta["frac_coords"])
-        sites = [s["frac_coords"] for s in (run.task.defect.sites if run.task.defect else [])]
-        centre = np.mean(sites, axis=0) if sites else frac.mean(axis=0)
+        centre = np.asarray(meta.get("slice_centre", frac.mean(axis=0)))
+        normal = "abc".index(meta.get("slice_normal", "c"))
+        in_plane = [i for i in range(3) if i != normal]
+        lengths = np.linalg.norm(lattice, axis=1)
         delta = frac - centre
         delta -= np.round(delta)
         distance = np.linalg.norm(delta @ lattice, axis=1)
         w = np.array([sp == "W" for sp in meta["species"]])
+        near = w & (np.abs(delta[:, normal]) * lengths[normal] < 1.0)  # W within 1 A of the plane
         for band, charge, weights, plane in zip(
             arrays["bands"], arrays["charge"], arrays["weights"], arrays["slices"], strict=True
         ):
@@ -158,7 +161,17 @@ def parchg_panels(results: StudyResults, study) -> list[dict]:
                 {
                     "title": f"{system}, band {band}" if band > 0 else system,
                     "slice": plane,
-                    "extent": (float(np.linalg.norm(lattice[0])), float(np.linalg.norm(lattice[1]))),
+                    "axes": ["abc"[i] for i in in_plane],
+                    "normal": "abc"[normal],
+                    "extent": tuple(float(lengths[i]) for i in in_plane),
+                    "w_in_plane": [
+                        (
+                            (delta[k, in_plane[0]] + 0.5) * lengths[in_plane[0]],
+                            (delta[k, in_plane[1]] + 0.5) * lengths[in_plane[1]],
+                        )
+                        for k in np.flatnonzero(near)
+                    ],
+                    "defect_located": bool(meta.get("defect_located", True)),
                     "distances": distance[w],
                     "weights": weights[w],
                     "charge": float(charge),

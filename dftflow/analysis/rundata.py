@@ -18,7 +18,7 @@ class RunData:
     arrays: dict[str, tuple[dict, dict]] = field(default_factory=dict)  # name -> (arrays, meta)
 
     @classmethod
-    def from_db(cls, db, doc: dict, names=("eigenvalues", "dos", "projections", "locpot")) -> RunData:
+    def from_db(cls, db, doc: dict, names=("eigenvalues", "dos", "projections", "locpot", "parchg")) -> RunData:
         arrays = {}
         for name in names:
             if name in doc.get("blobs", {}):

@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+from pymatgen.io.vasp.outputs import VolumetricData  # the class pymatgen-analysis-defects checks for
 
 from dftflow.analysis.energetics import element_changes
 from dftflow.analysis.locate import locate_defects
@@ -56,7 +57,7 @@ class FormationRow:
 @dataclass
 class TransitionLevel:
     defect: str
-    transition: str  # "e(+2/+1)"
+    transition: str  # "e(+2/+1)", "e(+1/0)"
     charges: tuple[int, int]
     above_vbm: float  # E_F of the transition, from the reference VBM
     below_cbm: float  # reference CBM - E_F
@@ -132,6 +133,26 @@ def potential_structure(run):
     return run.structure.copy(site_properties={"potential": [-float(p) for p in potentials]})
 
 
+class PlanarAverages(VolumetricData):
+    """The stored planar averages of a run's LOCPOT, handed to pymatgen-analysis-defects as the Locpot it
+    came from. Its dict input would place the N averages on np.linspace(0, L, N), a grid of spacing
+    L/(N - 1) (0.4 meV off its own Locpot result on the 2V_O q=+2 cell of tests/analysis); VASP's grid,
+    and the Locpot path, is i L / N."""
+
+    def __init__(self, structure, averages: dict):  # noqa: D107 (no 3D data: only what the correction reads)
+        self.structure = structure
+        self.averages = [np.asarray(averages[f"axis{i}"], dtype=float) for i in range(3)]
+        self.dim = tuple(len(a) for a in self.averages)
+
+    @classmethod
+    def of(cls, run) -> PlanarAverages:
+        arrays, _ = run.arrays["locpot"]
+        return cls(run.structure, arrays)
+
+    def get_average_along_axis(self, ind):
+        return self.averages[ind]
+
+
 def finite_size_correction(defect_run, pristine_run, charge: int, tensor, method: str) -> tuple[float, str, dict]:
     """(correction, method or why none, parts) of a charged cell through pymatgen-analysis-defects."""
     if charge == 0:
@@ -160,18 +181,9 @@ def finite_size_correction(defect_run, pristine_run, charge: int, tensor, method
     centre = centres.mean(axis=0) if len(centres) else None
     from pymatgen.analysis.defects.corrections.freysoldt import get_freysoldt_correction
 
-    def planar(run):
-        arrays, _ = run.arrays["locpot"]
-        return {i: arrays[f"axis{i}"] for i in range(3)}
-
     scalar = float(np.mean(np.diag(tensor)))
     result = get_freysoldt_correction(
-        charge,
-        scalar,
-        planar(defect_run),
-        planar(pristine_run),
-        defect_frac_coords=centre,
-        lattice=defect_run.structure.lattice,
+        charge, scalar, PlanarAverages.of(defect_run), PlanarAverages.of(pristine_run), defect_frac_coords=centre
     )
     return float(result.correction_energy), "freysoldt", {"dielectric (mean of the diagonal)": scalar}
 
@@ -252,7 +264,7 @@ def thermodynamics(
             out.transitions.append(
                 TransitionLevel(
                     defect,
-                    f"e({q1:+d}/{q2:+d})",
+                    f"e({_charge_text(q1)}/{_charge_text(q2)})",
                     (q1, q2),
                     float(x),
                     float(gap - x),
@@ -266,15 +278,22 @@ def thermodynamics(
     return out
 
 
+def _charge_text(q: int) -> str:
+    """A charge as transition levels are written: +2, +1, 0, -1."""
+    return f"{q:+d}" if q else "0"
+
+
 def _lowest_charge(lines, fermi: float) -> int:
     """The charge state whose line is lowest at this Fermi level."""
     return int(round(min(lines, key=lambda line: line[0] * fermi + line[1])[0]))
 
 
 def _measured(measured, defect: str):
-    """The study file's measured level for this defect (matched on the defect name without its site)."""
-    base = defect.split("(")[0].lstrip("0123456789")
-    return next((m for m in measured if m.defect in (defect, base)), None)
+    """The study file's measured level for this defect: matched on the family name ("WO2.938 V_O(s_z)"),
+    its descriptor ("V_O(s_z)") or the defect type without site and count ("V_O")."""
+    descriptor = defect.split()[-1] if defect.split() else defect
+    base = descriptor.split("(")[0].lstrip("0123456789")
+    return next((m for m in measured if m.defect in (defect, descriptor, base)), None)
 
 
 def _source(level) -> str:

@@ -2,7 +2,7 @@
 
 For each PARCHG (one per band with LSEPB): its integrated charge, the share of it in each atom's
 periodic Voronoi cell (every grid point assigned to its nearest atom: the weight per atom, W included),
-and the density on the lattice plane through the defect perpendicular to c (the slice figure). The
+and the density on the lattice plane through the defect that holds most of it (the slice figure). The
 files themselves stay in the run directory for VESTA.
 """
 
@@ -42,15 +42,32 @@ def voronoi_weights(density: np.ndarray, structure) -> np.ndarray:
     return charge / total if total > 0 else charge
 
 
+def _planes_through(density: np.ndarray, centre_frac) -> list[np.ndarray]:
+    """The three lattice planes of the grid through `centre_frac` (normal a, b, c), each rolled so that the
+    centre sits in the middle of the plane."""
+    shape = np.array(density.shape)
+    index = np.round(np.asarray(centre_frac) * shape).astype(int) % shape
+    planes = []
+    for normal in range(3):
+        plane = np.take(density, index[normal], axis=normal)
+        in_plane = [i for i in range(3) if i != normal]
+        shifts = [shape[i] // 2 - index[i] for i in in_plane]
+        planes.append(np.roll(plane, shifts, axis=(0, 1)))
+    return planes
+
+
 def parchg_arrays(directory: Path, centre_frac=None) -> dict | None:
     """Blob contents of a run's PARCHG files: bands, integrated charges, Voronoi weights per atom (band,
-    atom), the c-plane slices through `centre_frac` (band, na, nb); None when the run wrote none."""
+    atom), and one lattice plane through the defect per band (band, n1, n2), centred on the defect: of the
+    three planes through it (normal a, b or c) the one holding most of the states' density, which for a
+    vacancy is the plane of its W-V-W chain. None when the run wrote no PARCHG."""
     from pymatgen.io.vasp import Chgcar
 
     files = parchg_files(directory)
     if not files:
         return None
-    bands, charges, weights, slices, names = [], [], [], [], []
+    centre = np.zeros(3) if centre_frac is None else np.asarray(centre_frac, dtype=float) % 1.0
+    bands, charges, weights, planes, names = [], [], [], [], []
     structure = None
     for band, path in files:
         chg = Chgcar.from_file(str(path))
@@ -58,20 +75,23 @@ def parchg_arrays(directory: Path, centre_frac=None) -> dict | None:
         density = np.asarray(chg.data["total"], dtype=float)  # rho * V, VASP's CHGCAR convention
         charges.append(float(density.sum() / density.size))
         weights.append(voronoi_weights(density, structure))
-        z = 0.0 if centre_frac is None else float(centre_frac[2]) % 1.0
-        slices.append(density[:, :, int(round(z * density.shape[2])) % density.shape[2]] / structure.volume)
+        planes.append([p / structure.volume for p in _planes_through(density, centre)])
         bands.append(-1 if band is None else band)
         names.append(path.name)
+    # per plane: its mean density summed over the bands (planes of different grids compared fairly)
+    normal = int(np.argmax([sum(float(p[n].mean()) for p in planes) for n in range(3)]))
     return {
         "arrays": {
             "bands": np.array(bands),
             "charge": np.array(charges),
             "weights": np.array(weights),
-            "slices": np.array(slices),
+            "slices": np.array([p[normal] for p in planes]),
         },
         "meta": {
             "files": names,
-            "slice_plane_c": None if centre_frac is None else float(centre_frac[2]) % 1.0,
+            "slice_normal": "abc"[normal],
+            "slice_centre": centre.tolist(),
+            "defect_located": centre_frac is not None,
             "lattice": structure.lattice.matrix,
             "species": [s.specie.symbol for s in structure],
             "frac_coords": structure.frac_coords,

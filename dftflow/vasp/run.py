@@ -37,15 +37,27 @@ from custodian.vasp.validators import VaspFilesValidator, VasprunXMLValidator
 
 from dftflow.errors import InputError
 from dftflow.fileio import atomic_write_json
+from dftflow.steps import Step
 from dftflow.vasp.outputs import SOFT_STOP, read_text, unfinished
 
 RUN_RECORD = "dftflow_run.json"
-FROZEN_TIMEOUT = {"bulk-relax": 3600, "relax": 7200, "hse-static": 6 * 3600, "hse-bands": 6 * 3600}  # seconds
+# seconds without a change to any output before custodian's FrozenJobErrorHandler calls a run frozen: an
+# hour for a PBEsol SCF step, six for a hybrid one or a DFPT step (VASP writes nothing between them)
+FROZEN_TIMEOUT = {
+    Step.BULK_RELAX: 3600,
+    Step.RELAX: 7200,
+    Step.DIELECTRIC: 6 * 3600,
+    Step.HSE_RELAX: 6 * 3600,
+    Step.HSE_STATIC: 6 * 3600,
+    Step.HSE_BANDS: 6 * 3600,
+    Step.HSE_PARCHG: 6 * 3600,
+}
+RELAXATIONS = (Step.BULK_RELAX, Step.RELAX, Step.HSE_RELAX)
 MAX_ERRORS = 5
 
 
 def handlers_for(step: str, frozen_timeout: float | None = None, wall_time: float | None = None) -> list:
-    timeout = frozen_timeout or FROZEN_TIMEOUT[step]
+    timeout = frozen_timeout or FROZEN_TIMEOUT[Step(step)]
     common = [
         VaspErrorHandler(),
         UnconvergedErrorHandler(),
@@ -54,7 +66,7 @@ def handlers_for(step: str, frozen_timeout: float | None = None, wall_time: floa
         PositiveEnergyErrorHandler(),
         FrozenJobErrorHandler(timeout=timeout),
     ]
-    if step in ("bulk-relax", "relax"):
+    if Step(step) in RELAXATIONS:
         common += [MeshSymmetryErrorHandler(), PotimErrorHandler(), LargeSigmaHandler()]
     if wall_time:
         common.append(WalltimeHandler(wall_time=int(wall_time), buffer_time=min(300, int(wall_time) // 10)))

@@ -137,17 +137,21 @@ def trajectory_arrays(vasprun) -> dict | None:
     }
 
 
+def _tensor(value) -> np.ndarray:
+    """A tensor as pymatgen (lists, [] when absent) or FastVasprun (arrays, None when absent) gives it."""
+    return np.array([] if value is None else value, dtype=float)
+
+
 def dielectric_of(vasprun, outcar) -> dict | None:
     """Dielectric tensors of a LEPSILON / LCALCEPS run (3x3, VASP's): electronic (ion-clamped, local fields
     in DFT), ionic (IBRION 5-8), and their sum, the static total that screens a relaxed defect; else None."""
-    electronic = np.array(vasprun.epsilon_static or [], dtype=float)
-    ionic = np.array(vasprun.epsilon_ionic or [], dtype=float)
+    electronic, ionic = _tensor(vasprun.epsilon_static), _tensor(vasprun.epsilon_ionic)
     if electronic.size == 0 and outcar is not None:
         try:
             outcar.read_lepsilon()
-            electronic = np.array(outcar.dielectric_tensor or [], dtype=float)
+            electronic = _tensor(outcar.dielectric_tensor)
             outcar.read_lepsilon_ionic()
-            ionic = np.array(outcar.dielectric_ionic_tensor or [], dtype=float)
+            ionic = _tensor(outcar.dielectric_ionic_tensor)
         except Exception:  # not a LEPSILON OUTCAR: pymatgen's regex readers raise on missing blocks
             electronic = np.array([])
     if electronic.shape != (3, 3):
