@@ -14,6 +14,8 @@ directory name.
 
 from __future__ import annotations
 
+import hashlib
+
 import re
 from dataclasses import dataclass
 from functools import cached_property
@@ -103,7 +105,9 @@ class Study:
     "auto" (real when PMG_VASP_PSP_DIR is set).
     """
 
-    def __init__(self, spec: StudySpec, potcars: str = "auto", host: Structure | None = None):
+    def __init__(
+        self, spec: StudySpec, potcars: str = "auto", host: Structure | None = None, host_provenance: dict | None = None
+    ):
         if potcars not in ("auto", "real", "spec"):
             raise InputError(f"potcars must be auto, real or spec, got {potcars!r}")
         self.spec = spec
@@ -111,13 +115,25 @@ class Study:
         self.science = science_from_spec(spec, self.real_potcars)
         if host is None:
             lattice = spec.host.lattice.model_dump() if spec.host.lattice else None
-            host = load_host(spec.structure_path(), lattice)
+            path = spec.structure_path().resolve()
+            host = load_host(path, lattice)
+            host_provenance = {
+                "source": "host file",
+                "path": str(path),
+                "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+                "lattice": "published lattice from the study file" if lattice else "as in the file",
+            }
         self.host = host
+        self.host_provenance = host_provenance or {"source": "host structure given in code"}
 
     def to_dict(self) -> dict:
         """Self-contained form for a workflow: the validated spec and the host structure itself (the
         cluster running the workflow need not have the study's files)."""
-        return {"spec": self.spec.model_dump(mode="json"), "host": self.host.as_dict()}
+        return {
+            "spec": self.spec.model_dump(mode="json"),
+            "host": self.host.as_dict(),
+            "host_provenance": self.host_provenance,
+        }
 
     @classmethod
     def from_dict(cls, data: dict, potcars: str = "auto") -> Study:
@@ -125,14 +141,16 @@ class Study:
 
         spec = study_from_dict(data["spec"], source=None)
         host = data["host"]  # FireWorks already turns MSONable dicts back into objects
-        return cls(spec, potcars=potcars, host=host if isinstance(host, Structure) else Structure.from_dict(host))
+        host = host if isinstance(host, Structure) else Structure.from_dict(host)
+        return cls(spec, potcars=potcars, host=host, host_provenance=data.get("host_provenance"))
 
     def spec_hash(self) -> str:
-        """sha256 of the study's science (spec + host): the identity of its workflow."""
-        import hashlib
+        """sha256 of the study's science (spec + host, not where the host file lies): the identity of its
+        workflow."""
         import json
 
-        payload = json.dumps(self.to_dict(), sort_keys=True, default=str)
+        science = {k: v for k, v in self.to_dict().items() if k != "host_provenance"}
+        payload = json.dumps(science, sort_keys=True, default=str)
         return hashlib.sha256(payload.encode()).hexdigest()
 
     @cached_property

@@ -68,16 +68,12 @@ def calculation_structure(study: Study, calc: Calculation, parent: Path | None) 
 
 
 def structure_provenance(study: Study, calc: Calculation, parent: Path | None) -> dict:
-    """Where the calculation's structure came from: the host file (with its SHA-256), or the parent
-    calculation's CONTCAR (its label, directory and input hash), and the defect built into it."""
-    import hashlib
-
+    """Where the calculation's structure came from: the host file (path and SHA-256, as read when the
+    study was loaded), or the parent calculation's CONTCAR and the defect built into it."""
     if calc.parent is None and calc.step is not Step.BULK_RELAX:
         return {"source": "built", "molecule": calc.system}
     if calc.step is Step.BULK_RELAX:
-        path = study.spec.structure_path().resolve()
-        digest = hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
-        return {"source": "host file", "path": str(path), "sha256": digest}
+        return dict(study.host_provenance)
     origin = {"source": "parent CONTCAR", "parent": calc.parent, "parent_dir": str(parent) if parent else None}
     if calc.parent == BULK_LABEL and calc.system is not None:
         _, cell = study.systems[calc.system]

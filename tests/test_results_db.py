@@ -263,6 +263,7 @@ def test_each_task_records_where_its_inputs_and_structure_came_from(tiny):
         "source": "host file",
         "path": str(HOST_CIF.resolve()),
         "sha256": hashlib.sha256(HOST_CIF.read_bytes()).hexdigest(),
+        "lattice": "as in the file",
     }
     assert relax["input"]["parent_hash"] == bulk["input"]["hash"]
     assert relax["input"]["structure_provenance"]["defect"] == "V_O(s_z)"

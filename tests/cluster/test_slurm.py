@@ -113,9 +113,12 @@ def test_several_jobs_at_once_run_every_firework_exactly_once(cluster_setup):
     )
     assert "rapidfire" in text
     adapter.write_text(text)
-    # relax WO3 (one or two ionic steps) made as slow as the vacancy relax (tens of fast steps): whichever
-    # job takes which, both relaxes run for seconds while the other job polls every second
-    setup.env["MOCK_VASP_FAULTS"] = "walltime:delay=3:system=relax WO3"
+    # both relaxes slowed (relax WO3: one or two ionic steps of 8 s; the vacancy relax: tens of steps of
+    # 0.5 s), so that whichever job takes which, each relax outlasts the other job's start even when a
+    # loaded machine starts the second job seconds late
+    setup.env["MOCK_VASP_FAULTS"] = (
+        "walltime:delay=8:system=relax WO3;walltime:delay=0.5:system=relax WO2.875 V_O(s_z) q=+2"
+    )
     submit(setup, TEST_STUDIES / "two_systems.yaml")
     out = setup.qlaunch("-fm", "rapidfire", "--nlaunches", "3")
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
