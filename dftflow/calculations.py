@@ -15,7 +15,6 @@ directory name.
 from __future__ import annotations
 
 import hashlib
-
 import re
 from dataclasses import dataclass
 from functools import cached_property

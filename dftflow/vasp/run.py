@@ -10,6 +10,8 @@
   without a shell: nothing from a study file ever reaches a shell.
 * A finished run leaves `dftflow_run.json` (inputs hash, corrections) so that a rerun in the same
   directory after a kill between "VASP finished" and "result stored" does not run VASP again.
+* vasprun.xml is checked (custodian's validator and unconverged-run handler) by dftflow's streaming reader
+  (lean_checks.py): pymatgen's parse of a multi-GB file took ~20 GB twice per run.
 """
 
 from __future__ import annotations
@@ -28,7 +30,6 @@ from custodian.vasp.handlers import (
     PositiveEnergyErrorHandler,
     PotimErrorHandler,
     StdErrHandler,
-    UnconvergedErrorHandler,
     VaspErrorHandler,
     WalltimeHandler,
 )
@@ -38,6 +39,7 @@ from custodian.vasp.validators import VaspFilesValidator, VasprunXMLValidator
 from dftflow.errors import InputError
 from dftflow.fileio import atomic_write_json
 from dftflow.steps import Step
+from dftflow.vasp.lean_checks import FastUnconvergedErrorHandler, FastVasprunXMLValidator
 from dftflow.vasp.outputs import SOFT_STOP, read_text, unfinished
 
 RUN_RECORD = "dftflow_run.json"
@@ -60,7 +62,7 @@ def handlers_for(step: str, frozen_timeout: float | None = None, wall_time: floa
     timeout = frozen_timeout or FROZEN_TIMEOUT[Step(step)]
     common = [
         VaspErrorHandler(),
-        UnconvergedErrorHandler(),
+        FastUnconvergedErrorHandler(),
         NonConvergingErrorHandler(),
         StdErrHandler(),
         PositiveEnergyErrorHandler(),
@@ -112,7 +114,7 @@ def outputs_complete(directory: Path, step: str) -> bool:
     validator_log = logging.getLogger(VasprunXMLValidator.__name__)
     validator_log.disabled = True  # a truncated vasprun.xml is an expected answer here, not an error to print
     try:
-        if any(v.check(str(directory)) for v in (VasprunXMLValidator(), VaspFilesValidator())):
+        if any(v.check(str(directory)) for v in (FastVasprunXMLValidator(), VaspFilesValidator())):
             return False
     finally:
         validator_log.disabled = False
@@ -163,7 +165,7 @@ def run_vasp(
     custodian = Custodian(
         handlers_for(step, frozen_timeout, wall_time),
         [job],
-        validators=[VasprunXMLValidator(), VaspFilesValidator()],
+        validators=[FastVasprunXMLValidator(), VaspFilesValidator()],
         max_errors=max_errors,
         polling_time_step=polling_time_step,
         monitor_freq=monitor_freq,
