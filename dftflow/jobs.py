@@ -25,7 +25,7 @@ from dftflow.fileio import atomic_write_json, gzip_outputs
 from dftflow.steps import Step
 from dftflow.vasp.outputs import INPUTS_RECORD, unfinished
 from dftflow.vasp.run import RUN_RECORD, run_vasp
-from dftflow.vasp.task_document import task_document
+from dftflow.vasp.task_document import inputs_record, task_document
 
 APPROXIMATIONS = {
     Step.HSE_STATIC: ["hybrid single point at the PBEsol geometry (no hybrid relaxation)"],
@@ -70,22 +70,15 @@ def calculation_structure(study: Study, calc: Calculation, parent: Path | None) 
 def structure_provenance(study: Study, calc: Calculation, parent: Path | None) -> dict:
     """Where the calculation's structure came from: the host file (path and SHA-256, as read when the
     study was loaded), or the parent calculation's CONTCAR and the defect built into it."""
-    if calc.parent is None and calc.step is not Step.BULK_RELAX:
-        return {"source": "built", "molecule": calc.system}
     if calc.step is Step.BULK_RELAX:
         return dict(study.host_provenance)
+    if calc.parent is None:  # a reference molecule, built on its own
+        return {"source": "built", "molecule": calc.system}
     origin = {"source": "parent CONTCAR", "parent": calc.parent, "parent_dir": str(parent) if parent else None}
     if calc.parent == BULK_LABEL and calc.system is not None:
         _, cell = study.systems[calc.system]
         origin["defect"] = cell.descriptor or None
     return origin
-
-
-def _input_hash_of(directory: Path | None) -> str | None:
-    record = directory / INPUTS_RECORD if directory is not None else None
-    if record is None or not record.is_file():
-        return None
-    return json.loads(record.read_text()).get("input_hash")
 
 
 def partial_charge_bands(study: Study, calc: Calculation, db: ResultsDB | None) -> list[int]:
@@ -175,12 +168,11 @@ def prepare_calculation(
         if inputs.kpoints.style.name != "Reciprocal"
         else f"explicit list of {inputs.kpoints.num_kpts} points",
         "context": calculation_context(study, calc),
-        "parent_input_hash": _input_hash_of(parent),
+        "parent_input_hash": inputs_record(parent).get("input_hash") if parent is not None else None,
         "provenance": structure_provenance(study, calc, parent),
         "potcar_functional": study.spec.potcars.functional,
     }
-    previous = directory / INPUTS_RECORD
-    if previous.is_file() and json.loads(previous.read_text()).get("input_hash") == record["input_hash"]:
+    if inputs_record(directory).get("input_hash") == record["input_hash"]:
         return record  # written before (a rerun after a kill): keep them, and any outputs or corrections
     set_aside_other_run(directory, db)  # outputs of other inputs must not be mistaken for these, nor lost
     inputs.write_into(directory)

@@ -13,6 +13,7 @@ run once a check has found the run unconverged.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import warnings
@@ -22,11 +23,20 @@ from custodian.vasp.validators import VasprunXMLValidator
 
 
 def _read(directory: str, name: str):
+    """The run's vasprun.xml without projections; the handler and the validator check the same finished
+    file one after the other, so the last read is kept while the file is unchanged (one parse, not two)."""
+    path = os.path.realpath(os.path.join(directory, name))
+    stat = os.stat(path)  # a missing file raises here, as a parse would
+    return _read_unchanged(path, stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=1)
+def _read_unchanged(path: str, size: int, mtime_ns: int):
     from dftflow.vasp.vasprun_fast import FastVasprun
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pymatgen's unconverged-run warning: the check answers that
-        return FastVasprun(os.path.join(directory, name), projections=None)
+        return FastVasprun(path, projections=None)
 
 
 class FastVasprunXMLValidator(VasprunXMLValidator):

@@ -31,8 +31,9 @@ from dftflow.vasp.provenance import magnetic_moments, path_points, potcar_spec, 
 from dftflow.vasp.run_arrays import run_arrays
 
 
-def _inputs_record(directory: Path) -> dict:
-    path = directory / INPUTS_RECORD
+def inputs_record(directory: Path) -> dict:
+    """The inputs record dftflow wrote beside a run's inputs ({} where there is none)."""
+    path = Path(directory) / INPUTS_RECORD
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
@@ -42,7 +43,7 @@ def task_document(directory: str | Path, context: dict | None = None) -> tuple[d
     directory = Path(directory)
     vasprun = load_vasprun(directory, projections=True)
     outcar = load_outcar(directory)
-    params, record = vasprun.parameters, _inputs_record(directory)
+    params, record = vasprun.parameters, inputs_record(directory)
     context = {**record.get("context", {}), **(context or {})}
     structure = vasprun.final_structure
     last = vasprun.ionic_steps[-1] if vasprun.ionic_steps else {}
