@@ -3,8 +3,9 @@
 custodian's VasprunXMLValidator and UnconvergedErrorHandler each parse the whole vasprun.xml with
 pymatgen's Vasprun at the end of every run. pymatgen needs ~5-7x the file size in memory (the trap in
 shared/docs/vasp_settings.md: sumo #130, pymatgen #251): on a 256-atom hybrid band structure with
-LORBIT = 11 (a 4.0 GB vasprun.xml) one such check took ~20 GB and over a minute, twice per run, before
-dftflow read the run itself. These subclasses ask the same questions - does the file parse, did the
+LORBIT = 11 (a 4.0 GB vasprun.xml) the study-Y run peaked at 20.7 GB and the two checks added ~100 s per
+band structure (custodian + mock-vasp 151 s against 53 s for mock-vasp alone; bench/study_run.py,
+2026-12-02), before dftflow read the run itself. These subclasses ask the same questions - does the file parse, did the
 run converge - of :class:`~dftflow.vasp.vasprun_fast.FastVasprun` with the projections skipped (the
 numbers it reads are pymatgen's, bit for bit). The rest is custodian's: the validator's logger and the
 handler's corrections, which parse the file with pymatgen again but only
