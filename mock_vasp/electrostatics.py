@@ -76,9 +76,17 @@ class DefectField:
         sigma: float,
         eps: float,
         hkl: np.ndarray | None = None,
+        electron_eps: np.ndarray | None = None,
+        electron_sigma: np.ndarray | None = None,
     ):
         self.lattice = np.asarray(lattice, float)
         self.q = np.asarray(charges, float)
+        # the charges as the electrons feel them: q_d eps / eps_d (a site's own screening of its well, see
+        # Model.electron_screening); the charges' energy among themselves E_q keeps the common eps
+        scale = 1.0 if electron_eps is None else eps / np.asarray(electron_eps, float)
+        self.q_electron = self.q * scale
+        widths = np.full(len(self.q), float(sigma)) if electron_sigma is None else np.asarray(electron_sigma, float)
+        self.electron_groups = [(w, np.nonzero(widths == w)[0]) for w in np.unique(widths)]
         self.centres = np.asarray(centres_frac, float)
         self.sigma = sigma
         self.eps = eps
@@ -88,7 +96,8 @@ class DefectField:
         self.g2 = np.einsum("ij,ij->i", self.g, self.g)
         self.volume = abs(np.linalg.det(self.lattice))
         self.active = len(self.q) > 0 and np.any(self.q != 0)
-        self.r_cut = np.sqrt(2.0) * self.ETA * erfcinv(self.TOL)
+        widest = max([self.ETA, sigma] + [w for w, _ in self.electron_groups])
+        self.r_cut = np.sqrt(2.0) * widest * erfcinv(self.TOL)
         self.images = _images(self.lattice, self.r_cut)
 
     # --------------------------------------------------------------------------- Ewald pieces
@@ -165,16 +174,19 @@ class DefectField:
 
     # ----------------------------------------------------------------------------------- API
     def electron_potential(self, points_frac: np.ndarray) -> np.ndarray:
-        """U(r) = -e phi(r) in eV at the given fractional points."""
+        """U(r) = -e phi(r) in eV at the given fractional points (each group of centres with its width)."""
         points = np.asarray(points_frac, float)
         if not self.active:
             return np.zeros(len(points))
-        i, d, vec = self._real_pairs(points, self.centres)
-        g, _ = self._g(np.sqrt(np.einsum("pc,pc->p", vec, vec)), self.sigma, False)
-        phi = np.bincount(i, weights=g * self.q[d], minlength=len(points))
-        phi += -2 * np.pi * (self.ETA**2 - self.sigma**2) / self.volume * self.q.sum()
-        b_sf = self._phases(self.centres).T @ self.q
-        phi += 2.0 * ((self._phases(points) * np.conj(b_sf)[None, :]).real @ self._kernel_g())
+        phi = np.zeros(len(points))
+        for width, idx in self.electron_groups:
+            centres, q = self.centres[idx], self.q_electron[idx]
+            i, d, vec = self._real_pairs(points, centres)
+            g, _ = self._g(np.sqrt(np.einsum("pc,pc->p", vec, vec)), width, False)
+            phi += np.bincount(i, weights=g * q[d], minlength=len(points))
+            phi += -2 * np.pi * (self.ETA**2 - width**2) / self.volume * q.sum()
+            b_sf = self._phases(centres).T @ q
+            phi += 2.0 * ((self._phases(points) * np.conj(b_sf)[None, :]).real @ self._kernel_g())
         return -COULOMB / self.eps * phi
 
     def electron_energy(self, points_frac: np.ndarray, dq: np.ndarray):
@@ -182,7 +194,11 @@ class DefectField:
         n = len(points_frac)
         if not self.active:
             return 0.0, np.zeros((n, 3)), np.zeros((len(self.q), 3)), np.zeros((3, 3))
-        e, gp, gc, vir = self.interaction(points_frac, dq, self.centres, self.q, self.sigma)
+        e, gp, gc, vir = 0.0, np.zeros((n, 3)), np.zeros((len(self.q), 3)), np.zeros((3, 3))
+        for width, idx in self.electron_groups:
+            ei, gpi, gci, viri = self.interaction(points_frac, dq, self.centres[idx], self.q_electron[idx], width)
+            e, gp, vir = e + ei, gp + gpi, vir + viri
+            gc[idx] += gci
         f = -COULOMB / self.eps
         return f * e, f * gp, f * gc, f * vir
 

@@ -118,6 +118,10 @@ class Model:
         self.defect_charges = defect_charges(defect_weights[self.defect_atoms], net_charge, es.get("model", "net"))
         self.sigma_q = es["sigma"]
         self.eps = es["eps_eff"]
+        wells = es.get("electron_well", {})  # a site's own well as the electrons feel it (eps, sigma)
+        own = [wells.get(self.species[a], {}) for a in self.defect_atoms]
+        self.electron_eps = np.array([float(w.get("eps", self.eps)) for w in own])
+        self.electron_sigma = np.array([float(w.get("sigma", self.sigma_q)) for w in own])
         ref = params["reference_population"]
         self.n0 = np.array([ref[s] for s in self.species], float)
         self.channels = None  # electrons per spin channel, fixed by the first evaluation
@@ -166,7 +170,15 @@ class Model:
 
     # ---------------------------------------------------------------------- evaluation
     def field(self, lattice, frac) -> DefectField:
-        return DefectField(lattice, self.defect_charges, frac[self.defect_atoms], self.sigma_q, self.eps)
+        return DefectField(
+            lattice,
+            self.defect_charges,
+            frac[self.defect_atoms],
+            self.sigma_q,
+            self.eps,
+            electron_eps=self.electron_eps,
+            electron_sigma=self.electron_sigma,
+        )
 
     def stoner_parameters(self) -> np.ndarray:
         table = self.p["exchange_splitting"]["stoner_I"]
