@@ -81,8 +81,8 @@ class DefectField:
     ):
         self.lattice = np.asarray(lattice, float)
         self.q = np.asarray(charges, float)
-        # the charges as the electrons feel them: q_d eps / eps_d (a site's own screening of its well, see
-        # Model.electron_screening); the charges' energy among themselves E_q keeps the common eps
+        # the charges as the electrons feel them: q_d eps / eps_d, in groups of one Gaussian width (a site's own
+        # well: params.yaml defect_charge.electron_well); the charges' energy among themselves E_q keeps eps, sigma
         scale = 1.0 if electron_eps is None else eps / np.asarray(electron_eps, float)
         self.q_electron = self.q * scale
         widths = np.full(len(self.q), float(sigma)) if electron_sigma is None else np.asarray(electron_sigma, float)
@@ -179,6 +179,7 @@ class DefectField:
         if not self.active:
             return np.zeros(len(points))
         phi = np.zeros(len(points))
+        phases, kernel = self._phases(points), self._kernel_g()  # shared by every group
         for width, idx in self.electron_groups:
             centres, q = self.centres[idx], self.q_electron[idx]
             i, d, vec = self._real_pairs(points, centres)
@@ -186,7 +187,7 @@ class DefectField:
             phi += np.bincount(i, weights=g * q[d], minlength=len(points))
             phi += -2 * np.pi * (self.ETA**2 - width**2) / self.volume * q.sum()
             b_sf = self._phases(centres).T @ q
-            phi += 2.0 * ((self._phases(points) * np.conj(b_sf)[None, :]).real @ self._kernel_g())
+            phi += 2.0 * ((phases * np.conj(b_sf)[None, :]).real @ kernel)
         return -COULOMB / self.eps * phi
 
     def electron_energy(self, points_frac: np.ndarray, dq: np.ndarray):
