@@ -146,6 +146,9 @@ def _tensor(value) -> np.ndarray:
 def dielectric_of(vasprun, outcar) -> dict | None:
     """Dielectric tensors of a LEPSILON / LCALCEPS run (3x3, VASP's): electronic (ion-clamped, local fields
     in DFT), ionic (IBRION 5-8), and their sum, the static total that screens a relaxed defect; else None."""
+    incar = vasprun.incar or {}
+    if not (incar.get("LEPSILON") or incar.get("LCALCEPS")):
+        return None  # pymatgen's LEPSILON readers would scan the whole OUTCAR (5 s on a 256-atom run) for nothing
     electronic, ionic = _tensor(vasprun.epsilon_static), _tensor(vasprun.epsilon_ionic)
     if electronic.size == 0 and outcar is not None:
         try:

@@ -43,6 +43,24 @@ def _table(workdir, name):
     return json.loads((workdir / "reports" / STUDY / f"{name}.json").read_text())
 
 
+def test_only_the_dielectric_step_carries_a_dielectric_tensor(stored):
+    docs, _ = stored
+    assert {label for label, doc in docs.items() if doc["output"]["dielectric"]} == {"dielectric bulk"}
+
+
+def test_a_run_without_lepsilon_or_lcalceps_never_scans_the_outcar_for_one():
+    from types import SimpleNamespace
+
+    from dftflow.vasp.task_document import dielectric_of
+
+    class Unreadable:
+        def read_lepsilon(self):
+            raise AssertionError("read_lepsilon on a run that is not a dielectric run")
+
+    static = SimpleNamespace(incar={"LORBIT": 11}, epsilon_static=None, epsilon_ionic=None)
+    assert dielectric_of(static, Unreadable()) is None
+
+
 def test_the_dielectric_step_is_stored_and_screens_the_corrections(workdir, stored):
     from pymatgen.io.vasp import Outcar
 
