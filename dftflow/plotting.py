@@ -74,9 +74,13 @@ def dos_figure(panels: list[dict], path: Path, model: bool, window=(-3.0, 5.0)) 
 
 
 def band_figure(panels: list[dict], path: Path, model: bool, window=(-2.5, 4.5)) -> dict[str, Path]:
-    """panels: [{"title", "distance" (k,), "bands" (spin, k, band), "zero", "valence_bands" {(spin, band)}
-    (filled host bands), "defect_bands" {(spin, band)}, "ticks" [(x, label)]}]."""
+    """panels: [{"title", "distance" (k,), "bands" (spin, k, band), "zero", "filled_top" (optional: the
+    highest filled band's top), "valence_bands" {(spin, band)} (filled host bands), "defect_bands"
+    {(spin, band)}, "ticks" [(x, label)]}]."""
     plt = _pyplot()
+    # a metallic cell's zero lies in the conduction band: show 1 eV of its filled bands below too
+    low = min([window[0]] + [p["filled_top"] - p["zero"] - 1.0 for p in panels if "filled_top" in p])
+    window = (low, window[1])
     fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels) + 0.6, 4.2), sharey=True, squeeze=False)
     for ax, panel in zip(axes[0], panels, strict=True):
         x = np.asarray(panel["distance"])

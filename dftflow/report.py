@@ -198,7 +198,8 @@ def study_figures(results, study, tables: dict, out: Path) -> dict[str, dict]:
         figs["bands"] = {
             **plotting.band_figure(panels, out / "bands", model),
             "caption": "Hybrid band structures (zero-weight k-points), zero at the highest occupied "
-            "state: filled host bands blue, empty bands orange, defect levels green (exactly the states of "
+            "state (in a metallic cell the highest state filled above one half, in a partly filled band): "
+            "filled host bands blue, partly filled and empty bands orange, defect levels green (exactly the states of "
             "the defect-level table).",
         }
     trend = tables.get("levels_vs_h") or []

@@ -43,11 +43,17 @@ def band_panel(run: RunData, levels: DefectLevels | None, title: str) -> dict:
     filled = {(int(sp), int(b)) for sp, b in np.argwhere(mesh_occ.min(axis=1) > 0.5)}
     occupied_defect = {(sp, b) for sp, b in defect if mesh_occ[sp, :, b].mean() > 0.5}
     highest = max(float(eig[sp, :, b].max()) for sp, b in filled | occupied_defect)
+    filled_top = highest
+    if levels is not None and levels.metallic:
+        # a metallic cell's highest occupied state lies in a partly filled band (no band is filled at every
+        # k-point there): the zero is the one the gap table uses, the highest state filled above one half
+        highest = levels.highest_occupied
     return {
         "title": title,
         "distance": np.array(distance),
         "bands": eig,
         "zero": highest,
+        "filled_top": filled_top,
         "valence_bands": filled - defect,
         "defect_bands": defect,
         "ticks": ticks,

@@ -62,3 +62,17 @@ def test_hse_zero_weight_band_structure_parses_with_labels_and_gap():
 def test_band_edge_off_the_labelled_points_is_named_by_its_coordinates():
     assert k_name("\\Gamma", [0, 0, 0]) == "Γ" == k_name("G", [0, 0, 0]) and k_name("X", [0.5, 0, 0]) == "X"
     assert k_name(None, [1e-6, 0.25, -1 / 3]) == "(0, 0.25, -0.333)"
+
+
+def test_a_metallic_cells_band_figure_is_zeroed_at_the_gap_tables_highest_occupied_state():
+    """No band of a metallic cell is filled at every k-point: zeroing at the filled bands would put the zero
+    at the valence band and draw a gap the gap table does not have."""
+    from types import SimpleNamespace
+
+    run = RunData.from_directory(REAL_VASP / "Cs2SnI6_hse_bands")
+    insulating = band_panel(run, None, "Cs2SnI6")
+    above = insulating["zero"] + 1.0  # a Fermi level in the conduction band, as in a degenerate donor cell
+    metallic = SimpleNamespace(highlighted=[], metallic=True, highest_occupied=above)
+    assert band_panel(run, metallic, "Cs2SnI6")["zero"] == above
+    gapped = SimpleNamespace(highlighted=[], metallic=False, highest_occupied=above)
+    assert band_panel(run, gapped, "Cs2SnI6")["zero"] == insulating["zero"]
