@@ -81,7 +81,8 @@ def cmd_submit(args) -> int:
     mapping = lp.add_wf(StudyWorkflowBuilder(study, potcars=args.potcars).make())
     print(
         f"added study {study.spec.name}: {len(mapping)} Fireworks (fw_ids {min(mapping.values())}-"
-        f"{max(mapping.values())}). Run them with FireWorks' rlaunch/qlaunch."
+        f"{max(mapping.values())}). Run them with FireWorks' qlaunch in reservation mode, one job per "
+        f"Firework: qlaunch -c CONFIG_DIR -r rapidfire --nlaunches {len(mapping)} --sleep 60"
     )
     return 0
 

@@ -7,6 +7,7 @@ only because the written pre_rocket activates the environment."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import time
 from collections import Counter
@@ -21,9 +22,11 @@ from tests.conftest import TEST_STUDIES, dftflow, run_log
 pytestmark = pytest.mark.slurm
 
 
-def submit(setup, study: Path) -> None:
+def submit(setup, study: Path) -> str:
+    """`dftflow submit`; returns the --nlaunches of the qlaunch command it prints (the study's Fireworks)."""
     out = dftflow("submit", study, "--launchpad", setup.files["lp"], "--potcars", "spec", env=setup.env)
     assert out.returncode == 0, out.stderr
+    return re.search(r"qlaunch -c CONFIG_DIR -r rapidfire --nlaunches (\d+)", out.stdout)[1]
 
 
 def launchpad_db(setup):
@@ -60,8 +63,12 @@ def test_reservation_mode_runs_a_study_through_sbatch_and_reads_it_from_the_serv
     when its Firework is READY; status, results and report read the server afterwards."""
     setup = cluster_setup
     study = TEST_STUDIES / "pristine_only.yaml"
-    submit(setup, study)
-    out = setup.qlaunch("-r", "rapidfire", "--sleep", "1")
+    nlaunches = submit(setup, study)
+    assert nlaunches == "4"  # bulk relax, relax, hybrid static, report
+    # --nlaunches = the study's Fireworks, as `dftflow submit` prints it: without it qlaunch can stop early
+    # (FireWorks' future_run_exists is False for the instant between a parent marked COMPLETED and its
+    # children marked READY; seen in CI under load, 2026-12-02)
+    out = setup.qlaunch("-r", "rapidfire", "--sleep", "1", "--nlaunches", nlaunches)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     setup.slurm.wait_until_no_job_is_active()  # qlaunch is done once the last Firework is submitted
 
@@ -166,7 +173,7 @@ def test_scancel_mid_vasp_then_recover_and_qlaunch_again(cluster_setup):
     # nothing else runs now, so every RUNNING launch is lost: expiration 0 instead of waiting for its pings
     recover = dftflow("recover", "--launchpad", setup.files["lp"], "--expiration", "0", env=setup.env)
     assert recover.returncode == 0 and "1 lost run(s)" in recover.stdout, recover.stdout + recover.stderr
-    out = setup.qlaunch("-r", "rapidfire", "--sleep", "1")
+    out = setup.qlaunch("-r", "rapidfire", "--sleep", "1", "--nlaunches", "3")  # relax, static, report
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     setup.slurm.wait_until_no_job_is_active(timeout=300)
 
