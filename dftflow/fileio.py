@@ -71,14 +71,16 @@ def gzip_file(source: str | Path, target: str | Path, level: int = 1, threads: i
         packer = zlib.compressobj(level, zlib.DEFLATED, 16 + zlib.MAX_WBITS)  # gzip header and trailer
         return packer.compress(data) + packer.flush()
 
-    workers = threads or min(4, len(os.sched_getaffinity(0)))
+    from dftflow.cores import usable_cores
+
+    workers = threads or min(4, usable_cores())
     with open(source, "rb") as fin, open(target, "wb") as fout, ThreadPoolExecutor(workers) as pool:
         pending = deque()
         while chunk := fin.read(GZIP_MEMBER):
             pending.append(pool.submit(member, chunk))
             if len(pending) > 2 * workers:  # bounded memory: a few members in flight
                 fout.write(pending.popleft().result())
-        if not pending and fout.tell() == 0:  # an empty file is still one (empty) gzip member
+        if not pending:  # nothing was read: an empty file is still one (empty) gzip member
             pending.append(pool.submit(member, b""))
         while pending:
             fout.write(pending.popleft().result())

@@ -51,7 +51,6 @@ pymatgen unchanged) and non-collinear runs (laid out as pymatgen does, magnetisa
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import warnings
 import zlib
@@ -64,6 +63,7 @@ from pymatgen.electronic_structure.core import Orbital, OrbitalType, Spin
 from pymatgen.electronic_structure.dos import Dos
 from pymatgen.io.vasp.outputs import UnconvergedVASPWarning, Vasprun
 
+from dftflow.cores import usable_cores
 from dftflow.vasp.vasprun_arrays import BlockStream, VasprunCorruptedError
 
 __all__ = ["FastVasprun", "VasprunCorruptedError", "read_vasprun"]
@@ -190,10 +190,7 @@ class FastVasprun(Vasprun):
 def _converters():
     """Threads converting the array pieces while the main thread reads and parses the rest of the file
     (numpy releases the GIL in the bulk conversions): one per core, at most MAX_THREADS."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
+    cores = usable_cores()
     if cores < 2:
         return contextlib.nullcontext()
     return ThreadPoolExecutor(min(cores, MAX_THREADS), thread_name_prefix="vasprun")
