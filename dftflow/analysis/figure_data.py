@@ -42,17 +42,15 @@ def band_panel(run: RunData, levels: DefectLevels | None, title: str) -> dict:
     mesh_occ = run.occupations[:, ~path] if (~path).any() else run.occupations
     filled = {(int(sp), int(b)) for sp, b in np.argwhere(mesh_occ.min(axis=1) > 0.5)}
     occupied_defect = {(sp, b) for sp, b in defect if mesh_occ[sp, :, b].mean() > 0.5}
-    highest = max(float(eig[sp, :, b].max()) for sp, b in filled | occupied_defect)
-    filled_top = highest
-    if levels is not None and levels.metallic:
-        # a metallic cell's highest occupied state lies in a partly filled band (no band is filled at every
-        # k-point there): the zero is the one the gap table uses, the highest state filled above one half
-        highest = levels.highest_occupied
+    filled_top = max(float(eig[sp, :, b].max()) for sp, b in filled | occupied_defect)
+    # a metallic cell's highest occupied state lies in a partly filled band (no band is filled at every
+    # k-point there): the zero is the one the gap table uses, the highest state filled above one half
+    zero = levels.highest_occupied if levels is not None and levels.metallic else filled_top
     return {
         "title": title,
         "distance": np.array(distance),
         "bands": eig,
-        "zero": highest,
+        "zero": zero,
         "filled_top": filled_top,
         "valence_bands": filled - defect,
         "defect_bands": defect,
